@@ -1,0 +1,91 @@
+// kom/buffer_writer.hpp: the one bounded byte writer under all of kom's output.
+//
+// Every JSON body and every HTTP request kom produces goes through a buffer_writer over a
+// caller's buffer. It never writes past the end: on overflow it stops writing, keeps a
+// sticky flag and goes on counting, so size() is always the number of bytes the whole
+// output needs. Constructed without a buffer it only measures.
+#ifndef KOM_BUFFER_WRITER_HPP
+#define KOM_BUFFER_WRITER_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace kom {
+
+class buffer_writer {
+ public:
+  /// Measure-only: writes nothing, counts everything. Allocates nothing.
+  constexpr buffer_writer() noexcept = default;
+
+  /// Writes into `data[0, capacity)`; `data` may be null only when `capacity` is 0.
+  constexpr buffer_writer(char* data, std::size_t capacity) noexcept
+      : data_(data), capacity_(data ? capacity : 0), measuring_(data == nullptr) {}
+
+  template <std::size_t N>
+  constexpr explicit buffer_writer(char (&buffer)[N]) noexcept : buffer_writer(buffer, N) {}
+
+  void put(char c) noexcept {
+    if (size_ < capacity_) {
+      data_[size_] = c;
+    } else {
+      overflow_ = !measuring_;
+    }
+    ++size_;
+  }
+
+  void append(const char* p, std::size_t n) noexcept {
+    if (n == 0) return;
+    const std::size_t room = size_ < capacity_ ? capacity_ - size_ : 0;
+    const std::size_t now = n < room ? n : room;
+    if (now != 0) std::memcpy(data_ + size_, p, now);
+    if (now != n) overflow_ = !measuring_;
+    size_ += n;
+  }
+
+  void append(std::string_view s) noexcept { append(s.data(), s.size()); }
+
+  /// Decimal text of `v` (INT64_MIN included), without printf.
+  void append_int(std::int64_t v) noexcept {
+    // Negate in unsigned arithmetic so INT64_MIN needs no special case.
+    const std::uint64_t magnitude = v < 0 ? std::uint64_t{0} - static_cast<std::uint64_t>(v)
+                                          : static_cast<std::uint64_t>(v);
+    if (v < 0) put('-');
+    append_uint(magnitude);
+  }
+
+  void append_uint(std::uint64_t v) noexcept {
+    char digits[20];
+    std::size_t n = 0;
+    do {
+      digits[sizeof digits - 1 - n] = static_cast<char>('0' + v % 10);
+      v /= 10;
+      ++n;
+    } while (v != 0);
+    append(digits + sizeof digits - n, n);
+  }
+
+  /// Bytes the output needs so far, whether or not they fitted.
+  constexpr std::size_t size() const noexcept { return size_; }
+  /// Bytes actually in the buffer: min(size(), capacity()).
+  constexpr std::size_t written() const noexcept { return size_ < capacity_ ? size_ : capacity_; }
+  constexpr std::size_t capacity() const noexcept { return capacity_; }
+  /// True once any byte did not fit. Sticky. Never set in measure-only mode.
+  constexpr bool overflow() const noexcept { return overflow_; }
+  constexpr bool measuring() const noexcept { return measuring_; }
+  constexpr char* data() const noexcept { return data_; }
+  /// The bytes written so far (a prefix of the output after an overflow).
+  constexpr std::string_view view() const noexcept { return {data_, written()}; }
+
+ private:
+  char* data_ = nullptr;
+  std::size_t capacity_ = 0;
+  std::size_t size_ = 0;
+  bool measuring_ = true;
+  bool overflow_ = false;
+};
+
+}  // namespace kom
+
+#endif  // KOM_BUFFER_WRITER_HPP

@@ -1,0 +1,61 @@
+// kom/detail/utf8.hpp: strict UTF-8 checking (RFC 3629) and code point counting.
+// Klarna's length limits count characters, so every text limit goes through here.
+#ifndef KOM_DETAIL_UTF8_HPP
+#define KOM_DETAIL_UTF8_HPP
+
+#include <cstddef>
+#include <string_view>
+
+namespace kom {
+namespace detail {
+
+struct utf8_scan {
+  bool valid;
+  std::size_t code_points;  ///< meaningful only when valid
+};
+
+/// Refuses overlong forms, surrogates (U+D800..U+DFFF), code points above U+10FFFF, stray
+/// continuation bytes and sequences cut short.
+constexpr utf8_scan scan_utf8(std::string_view s) noexcept {
+  std::size_t count = 0;
+  std::size_t i = 0;
+  const std::size_t n = s.size();
+  while (i < n) {
+    const auto b0 = static_cast<unsigned char>(s[i]);
+    if (b0 < 0x80) {
+      ++i;
+      ++count;
+      continue;
+    }
+    std::size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+      len = 2;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+      len = 3;
+      if (b0 == 0xE0) lo = 0xA0;       // no overlong 3-byte forms
+      else if (b0 == 0xED) hi = 0x9F;  // no surrogates
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+      len = 4;
+      if (b0 == 0xF0) lo = 0x90;       // no overlong 4-byte forms
+      else if (b0 == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
+    } else {
+      return {false, 0};  // 80..C1 (continuation or overlong lead), F5..FF
+    }
+    if (n - i < len) return {false, 0};
+    const auto b1 = static_cast<unsigned char>(s[i + 1]);
+    if (b1 < lo || b1 > hi) return {false, 0};
+    for (std::size_t k = 2; k < len; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (b < 0x80 || b > 0xBF) return {false, 0};
+    }
+    i += len;
+    ++count;
+  }
+  return {true, count};
+}
+
+}  // namespace detail
+}  // namespace kom
+
+#endif  // KOM_DETAIL_UTF8_HPP

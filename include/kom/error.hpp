@@ -1,0 +1,206 @@
+// kom/error.hpp: kom's errors as values: one error-code enum with a std::error_category,
+// an `error` that also says where (a field path) and a number for the message, and a
+// small `result<T>`. Nothing in kom throws.
+#ifndef KOM_ERROR_HPP
+#define KOM_ERROR_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#include "kom/buffer_writer.hpp"
+#include "kom/config.hpp"
+
+namespace kom {
+
+/// Every error kom reports. Values are grouped by layer and stable across versions.
+enum class errc : int {
+  ok = 0,
+
+  // Validation of a request, before anything is written (field path says where).
+  required = 1,              ///< a required field is missing or empty
+  too_long = 2,              ///< more characters (code points) than allowed; detail = limit
+  below_minimum = 3,         ///< detail = minimum
+  above_maximum = 4,         ///< detail = maximum
+  too_few_items = 5,         ///< detail = minimum count
+  too_many_items = 6,        ///< detail = maximum count
+  not_in_set = 7,            ///< an enum value that Klarna does not accept
+  invalid_utf8 = 8,          ///< text that is not valid UTF-8
+  line_total_mismatch = 9,   ///< total_amount != quantity * unit_price - total_discount_amount; detail = expected
+  captured_amount_mismatch = 10,  ///< captured_amount != sum of the lines' total_amount; detail = sum
+  arithmetic_overflow = 11,  ///< an amount computation leaves 64-bit range
+
+  // Output.
+  buffer_too_small = 100,    ///< the caller's buffer is too small; detail = bytes needed
+  nesting_too_deep = 101,    ///< JSON nested deeper than KOM_JSON_WRITER_MAX_DEPTH; detail = limit
+  invalid_json_call = 102,   ///< JSON writer calls out of order (a value where a key belongs, ...)
+};
+
+/// The rule an error code stands for, without its number: "longer than N characters" reads
+/// "longer than the limit" here. Static text; allocates nothing.
+constexpr std::string_view rule_text(errc e) noexcept {
+  switch (e) {
+    case errc::ok: return "ok";
+    case errc::required: return "is required";
+    case errc::too_long: return "longer than allowed";
+    case errc::below_minimum: return "below the minimum";
+    case errc::above_maximum: return "above the maximum";
+    case errc::too_few_items: return "fewer items than required";
+    case errc::too_many_items: return "more items than allowed";
+    case errc::not_in_set: return "not one of the allowed values";
+    case errc::invalid_utf8: return "not valid UTF-8";
+    case errc::line_total_mismatch: return "does not equal quantity * unit_price - total_discount_amount";
+    case errc::captured_amount_mismatch: return "does not equal the sum of the order lines' total_amount";
+    case errc::arithmetic_overflow: return "overflows a 64-bit integer";
+    case errc::buffer_too_small: return "buffer too small";
+    case errc::nesting_too_deep: return "JSON nested too deep";
+    case errc::invalid_json_call: return "JSON writer used out of order";
+  }
+  return "unknown error";
+}
+
+namespace detail {
+class error_category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "kom"; }
+  // std::error_category's interface returns std::string; only called when a caller asks.
+  std::string message(int ev) const override { return std::string(rule_text(static_cast<errc>(ev))); }
+};
+}  // namespace detail
+
+inline const std::error_category& error_category() noexcept {
+  static const detail::error_category_impl category;
+  return category;
+}
+
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+/// Where in a request an error is: "order_lines[2].quantity_unit". Fixed capacity
+/// (KOM_MAX_FIELD_PATH); a longer path is cut, never overrun.
+class field_path {
+ public:
+  constexpr field_path() noexcept = default;
+
+  void append(std::string_view segment) noexcept {
+    if (size_ != 0 && !segment.empty() && segment.front() != '[') put('.');
+    for (char c : segment) put(c);
+  }
+
+  void append_index(std::size_t index) noexcept {
+    char text[24];
+    buffer_writer w(text);
+    w.put('[');
+    w.append_uint(index);
+    w.put(']');
+    for (char c : w.view()) put(c);
+  }
+
+  constexpr std::string_view view() const noexcept { return {chars_, size_}; }
+
+ private:
+  void put(char c) noexcept {
+    if (size_ < sizeof chars_) chars_[size_++] = c;
+  }
+
+  char chars_[KOM_MAX_FIELD_PATH] = {};
+  std::size_t size_ = 0;
+};
+
+/// An error code, the field it concerns (may be empty) and one number that completes the
+/// message (a limit, an expected amount, a needed size). Allocates nothing.
+class error {
+ public:
+  constexpr error() noexcept = default;
+  constexpr error(errc code, std::int64_t detail = 0) noexcept : code_(code), detail_(detail) {}
+  error(errc code, const field_path& path, std::int64_t detail = 0) noexcept
+      : code_(code), detail_(detail), path_(path) {}
+
+  constexpr bool ok() const noexcept { return code_ == errc::ok; }
+  constexpr errc code() const noexcept { return code_; }
+  constexpr std::int64_t detail() const noexcept { return detail_; }
+  constexpr std::string_view path() const noexcept { return path_.view(); }
+  std::error_code error_code() const noexcept { return make_error_code(code_); }
+
+  /// Writes the whole message, e.g. "order_lines[2].quantity_unit: longer than 10 characters".
+  void write_message(buffer_writer& out) const noexcept {
+    if (!path_.view().empty()) {
+      out.append(path_.view());
+      out.append(": ");
+    }
+    switch (code_) {
+      case errc::too_long: number_rule(out, "longer than ", " characters"); break;
+      case errc::below_minimum: number_rule(out, "less than ", ""); break;
+      case errc::above_maximum: number_rule(out, "greater than ", ""); break;
+      case errc::too_few_items: number_rule(out, "fewer than ", " items"); break;
+      case errc::too_many_items: number_rule(out, "more than ", " items"); break;
+      case errc::buffer_too_small: number_rule(out, "buffer too small, ", " bytes needed"); break;
+      case errc::nesting_too_deep: number_rule(out, "JSON nested deeper than ", " levels"); break;
+      case errc::line_total_mismatch:
+      case errc::captured_amount_mismatch:
+        out.append(rule_text(code_));
+        number_rule(out, " (", ")");
+        break;
+      default: out.append(rule_text(code_)); break;
+    }
+  }
+
+  /// The message in `buffer`, cut to fit. Returns the part written.
+  template <std::size_t N>
+  std::string_view describe(char (&buffer)[N]) const noexcept {
+    buffer_writer out(buffer);
+    write_message(out);
+    return out.view();
+  }
+
+ private:
+  void number_rule(buffer_writer& out, std::string_view before, std::string_view after) const noexcept {
+    out.append(before);
+    out.append_int(detail_);
+    out.append(after);
+  }
+
+  errc code_ = errc::ok;
+  std::int64_t detail_ = 0;
+  field_path path_;
+};
+
+/// A value or an error. T must be default-constructible. Allocates nothing.
+template <class T>
+class result {
+ public:
+  result(T value) noexcept(std::is_nothrow_move_constructible<T>::value) : value_(std::move(value)) {}
+  result(const ::kom::error& e) noexcept : error_(e) {}
+  result(errc code) noexcept : error_(code) {}
+
+  bool ok() const noexcept { return error_.ok(); }
+  explicit operator bool() const noexcept { return ok(); }
+
+  /// The value; meaningful only when ok().
+  T& value() noexcept { return value_; }
+  const T& value() const noexcept { return value_; }
+  T& operator*() noexcept { return value_; }
+  const T& operator*() const noexcept { return value_; }
+  T* operator->() noexcept { return &value_; }
+  const T* operator->() const noexcept { return &value_; }
+
+  const ::kom::error& error() const noexcept { return error_; }
+
+ private:
+  T value_{};
+  ::kom::error error_;
+};
+
+}  // namespace kom
+
+namespace std {
+template <>
+struct is_error_code_enum<kom::errc> : true_type {};
+}  // namespace std
+
+#endif  // KOM_ERROR_HPP

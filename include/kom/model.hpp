@@ -1,0 +1,165 @@
+// kom/model.hpp: the request model of Klarna's Order Management calls kom covers.
+//
+// Nothing here owns memory: text fields are std::string_view into the caller's memory, lists
+// are list_view over the caller's arrays (the caller picks the capacity). An optional text
+// field left empty is not sent; an optional number is std::optional and is not sent when
+// empty. Enums are Klarna's closed, case-sensitive sets.
+#ifndef KOM_MODEL_HPP
+#define KOM_MODEL_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace kom {
+
+/// A read-only view over a caller's array.
+template <class T>
+class list_view {
+ public:
+  constexpr list_view() noexcept = default;
+  constexpr list_view(const T* data, std::size_t size) noexcept : data_(data), size_(data ? size : 0) {}
+  template <std::size_t N>
+  constexpr list_view(const T (&items)[N]) noexcept : data_(items), size_(N) {}
+
+  constexpr const T* begin() const noexcept { return data_; }
+  constexpr const T* end() const noexcept { return data_ + size_; }
+  constexpr std::size_t size() const noexcept { return size_; }
+  constexpr bool empty() const noexcept { return size_ == 0; }
+  constexpr const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+
+ private:
+  const T* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+// ---- enums ---------------------------------------------------------------------------------
+// `unset` (not sent) is 0 in each; `unknown` stands for any text outside Klarna's set, which
+// validation refuses in a request and a response reader keeps without failing.
+
+enum class order_line_type : std::uint8_t {
+  unset, physical, discount, shipping_fee, sales_tax, store_credit, gift_card, digital,
+  surcharge, return_fee, unknown
+};
+
+enum class shipping_method : std::uint8_t {
+  unset, pick_up_store, home, box_reg, box_unreg, pick_up_point, own, postal, dhl_packstation,
+  digital, undefined, pick_up_warehouse, click_collect, pallet_delivery, unknown
+};
+
+enum class subscription_interval : std::uint8_t { unset, day, week, month, year, unknown };
+
+namespace detail {
+inline constexpr std::string_view order_line_type_names[] = {
+    "", "physical", "discount", "shipping_fee", "sales_tax", "store_credit", "gift_card",
+    "digital", "surcharge", "return_fee"};
+inline constexpr std::string_view shipping_method_names[] = {
+    "", "PickUpStore", "Home", "BoxReg", "BoxUnreg", "PickUpPoint", "Own", "Postal",
+    "DHLPackstation", "Digital", "Undefined", "PickUpWarehouse", "ClickCollect", "PalletDelivery"};
+inline constexpr std::string_view subscription_interval_names[] = {"", "DAY", "WEEK", "MONTH", "YEAR"};
+
+template <class E, std::size_t N>
+constexpr std::string_view enum_name(E e, const std::string_view (&names)[N]) noexcept {
+  const auto i = static_cast<std::size_t>(e);
+  return i < N ? names[i] : std::string_view();
+}
+
+template <class E, std::size_t N>
+constexpr E enum_from_text(std::string_view text, const std::string_view (&names)[N]) noexcept {
+  if (text.empty()) return E::unknown;  // empty text is not a value; unset is for "not given"
+  for (std::size_t i = 1; i < N; ++i) {
+    if (names[i] == text) return static_cast<E>(i);
+  }
+  return E::unknown;
+}
+}  // namespace detail
+
+/// Klarna's spelling; empty for unset, unknown and out-of-range values.
+constexpr std::string_view to_string(order_line_type t) noexcept {
+  return detail::enum_name(t, detail::order_line_type_names);
+}
+constexpr std::string_view to_string(shipping_method m) noexcept {
+  return detail::enum_name(m, detail::shipping_method_names);
+}
+constexpr std::string_view to_string(subscription_interval i) noexcept {
+  return detail::enum_name(i, detail::subscription_interval_names);
+}
+
+/// Exact, case-sensitive match of Klarna's spelling; anything else is `unknown`.
+constexpr order_line_type order_line_type_from_string(std::string_view s) noexcept {
+  return detail::enum_from_text<order_line_type>(s, detail::order_line_type_names);
+}
+constexpr shipping_method shipping_method_from_string(std::string_view s) noexcept {
+  return detail::enum_from_text<shipping_method>(s, detail::shipping_method_names);
+}
+constexpr subscription_interval subscription_interval_from_string(std::string_view s) noexcept {
+  return detail::enum_from_text<subscription_interval>(s, detail::subscription_interval_names);
+}
+
+// ---- objects -------------------------------------------------------------------------------
+
+struct product_identifiers {
+  std::string_view brand;                     ///< <= 70 characters
+  std::string_view category_path;             ///< <= 750, e.g. "Electronics Store > Computers"
+  std::string_view global_trade_item_number;  ///< <= 50 (GTIN/EAN)
+  std::string_view manufacturer_part_number;  ///< <= 70
+  std::string_view color;                     ///< <= 64
+  std::string_view size;                      ///< <= 64
+};
+
+/// All three fields are required when a line carries a subscription.
+struct subscription {
+  std::string_view name;                                        ///< 1..255 characters
+  subscription_interval interval = subscription_interval::unset;
+  std::int64_t interval_count = 0;                              ///< >= 1 (int32)
+};
+
+/// One order line. name, quantity, unit_price and total_amount are required by Klarna and
+/// always sent; amounts are in minor units (cents), tax_rate in hundredths of a percent.
+struct order_line {
+  order_line_type type = order_line_type::unset;
+  std::string_view reference;                  ///< SKU, <= 255 characters
+  std::string_view name;                       ///< 1..255 characters, required
+  std::int64_t quantity = 0;                   ///< >= 0
+  std::string_view quantity_unit;              ///< <= 10 characters
+  std::int64_t unit_price = 0;                 ///< <= 200000000
+  std::optional<std::int64_t> tax_rate;        ///< >= 0 (2500 = 25 %)
+  std::int64_t total_amount = 0;               ///< <= 200000000
+  std::optional<std::int64_t> total_discount_amount;  ///< 0..200000000
+  std::optional<std::int64_t> total_tax_amount;       ///< <= 200000000
+  std::string_view merchant_data;              ///< <= 1024 characters
+  std::string_view product_url;                ///< <= 1024 characters
+  std::string_view image_url;                  ///< <= 1024 characters
+  const ::kom::product_identifiers* product_identifiers = nullptr;  ///< not sent when null
+  const ::kom::subscription* subscription = nullptr;                ///< not sent when null
+};
+
+struct shipping_info {
+  std::string_view shipping_company;          ///< <= 100 characters, e.g. "DHL US"
+  ::kom::shipping_method shipping_method = ::kom::shipping_method::unset;
+  std::string_view tracking_number;           ///< <= 100
+  std::string_view tracking_uri;              ///< <= 1024
+  std::string_view return_shipping_company;   ///< <= 100
+  std::string_view return_tracking_number;    ///< <= 100
+  std::string_view return_tracking_uri;       ///< <= 1024
+};
+
+/// Body of POST /ordermanagement/v1/orders/{order_id}/captures (full or partial capture).
+struct capture_request {
+  std::int64_t captured_amount = 0;                 ///< 1..200000000, required
+  std::string_view description;                     ///< <= 255, shown to the customer
+  std::string_view reference;                       ///< <= 255, in settlement files
+  list_view<order_line> order_lines;                ///< <= 1000
+  list_view<::kom::shipping_info> shipping_info;    ///< <= 500
+  std::optional<std::int64_t> shipping_delay;       ///< >= 0
+};
+
+/// Body of POST …/captures/{capture_id}/shipping-info.
+struct shipping_info_update {
+  list_view<::kom::shipping_info> shipping_info;    ///< 1..500
+};
+
+}  // namespace kom
+
+#endif  // KOM_MODEL_HPP

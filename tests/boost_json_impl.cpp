@@ -1,0 +1,2 @@
+// The one translation unit of this test binary that compiles Boost.JSON's implementation.
+#include "kom/src.hpp"
