@@ -21,6 +21,22 @@
 #define KOM_JSON_WRITER_MAX_DEPTH 16
 #endif
 
+// HTTP response limits (defaults of kom::http_limits).
+#ifndef KOM_HTTP_MAX_HEAD
+#define KOM_HTTP_MAX_HEAD 8192  // status line and headers, bytes
+#endif
+#ifndef KOM_HTTP_MAX_HEADERS
+#define KOM_HTTP_MAX_HEADERS 32
+#endif
+#ifndef KOM_HTTP_MAX_CHUNK_LINE
+#define KOM_HTTP_MAX_CHUNK_LINE 256  // a chunk size line with its extensions, bytes
+#endif
+
+// Deepest JSON nesting the response readers accept; Klarna's bodies nest at most 5 deep.
+#ifndef KOM_JSON_READER_MAX_DEPTH
+#define KOM_JSON_READER_MAX_DEPTH 16
+#endif
+
 #if KOM_JSON_WRITER_MAX_DEPTH > 64
 #error "KOM_JSON_WRITER_MAX_DEPTH is at most 64 (one bit per level)"
 #endif

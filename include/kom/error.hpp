@@ -33,11 +33,40 @@ enum class errc : int {
   line_total_mismatch = 9,   ///< total_amount != quantity * unit_price - total_discount_amount; detail = expected
   captured_amount_mismatch = 10,  ///< captured_amount != sum of the lines' total_amount; detail = sum
   arithmetic_overflow = 11,  ///< an amount computation leaves 64-bit range
+  invalid_path_id = 12,      ///< an order or capture id that is not 1..255 unreserved URL characters
+  invalid_header_value = 13, ///< a header value with CR, LF or another control character
+  missing_credentials = 14,  ///< neither username and password nor an API key
 
   // Output.
   buffer_too_small = 100,    ///< the caller's buffer is too small; detail = bytes needed
   nesting_too_deep = 101,    ///< JSON nested deeper than KOM_JSON_WRITER_MAX_DEPTH; detail = limit
   invalid_json_call = 102,   ///< JSON writer calls out of order (a value where a key belongs, ...)
+
+  // HTTP responses as they arrive.
+  bad_status_line = 200,     ///< not "HTTP/1.x NNN reason"
+  bad_header = 201,          ///< a header line that is not "name: value", or a forbidden byte in it
+  head_too_large = 202,      ///< status line and headers beyond the head limit; detail = limit
+  too_many_headers = 203,    ///< detail = limit
+  bad_content_length = 204,  ///< not a decimal number, negative, or too large
+  conflicting_length = 205,  ///< two different Content-Length values, or Content-Length with chunked
+  bad_chunk = 206,           ///< a malformed chunk size line, chunk end or trailer
+  chunk_line_too_long = 207, ///< a chunk size line beyond its limit; detail = limit
+  body_too_large = 208,      ///< the body does not fit the caller's buffer; detail = capacity
+  unexpected_eof = 209,      ///< the connection closed before the response was complete
+  unsupported_transfer_encoding = 210,  ///< a transfer coding other than chunked
+  unexpected_data = 211,     ///< bytes fed after the response was complete
+
+  // JSON response bodies.
+  json_syntax = 300,         ///< the body is not JSON
+  json_too_deep = 301,       ///< nested deeper than the reader's limit; detail = limit
+  json_wrong_type = 302,     ///< a known field with a value of the wrong type (path says which)
+  json_too_many_items = 303, ///< more items than the caller's capacity (path says which); detail = capacity
+  json_text_overflow = 304,  ///< the caller's text storage is full (path says at which field); detail = capacity
+  json_number_out_of_range = 305,  ///< an integer outside int64
+
+  // Platform services kom calls (mbedTLS).
+  random_source_failed = 400,  ///< the caller's random callback returned an error; detail = its code
+  crypto_failed = 401,         ///< an mbedTLS hash or encoding call failed; detail = its code
 };
 
 /// The rule an error code stands for, without its number: "longer than N characters" reads
@@ -56,9 +85,32 @@ constexpr std::string_view rule_text(errc e) noexcept {
     case errc::line_total_mismatch: return "does not equal quantity * unit_price - total_discount_amount";
     case errc::captured_amount_mismatch: return "does not equal the sum of the order lines' total_amount";
     case errc::arithmetic_overflow: return "overflows a 64-bit integer";
+    case errc::invalid_path_id: return "not 1 to 255 characters of A-Z a-z 0-9 - . _ ~";
+    case errc::invalid_header_value: return "contains a control character";
+    case errc::missing_credentials: return "no credentials: give username and password, or an API key";
     case errc::buffer_too_small: return "buffer too small";
     case errc::nesting_too_deep: return "JSON nested too deep";
     case errc::invalid_json_call: return "JSON writer used out of order";
+    case errc::bad_status_line: return "malformed HTTP status line";
+    case errc::bad_header: return "malformed HTTP header";
+    case errc::head_too_large: return "HTTP head too large";
+    case errc::too_many_headers: return "too many HTTP headers";
+    case errc::bad_content_length: return "invalid Content-Length";
+    case errc::conflicting_length: return "conflicting message length (Content-Length and chunked, or two lengths)";
+    case errc::bad_chunk: return "malformed chunked encoding";
+    case errc::chunk_line_too_long: return "chunk size line too long";
+    case errc::body_too_large: return "response body larger than the buffer";
+    case errc::unexpected_eof: return "connection closed before the response was complete";
+    case errc::unsupported_transfer_encoding: return "unsupported Transfer-Encoding";
+    case errc::unexpected_data: return "data after the end of the response";
+    case errc::json_syntax: return "malformed JSON";
+    case errc::json_too_deep: return "JSON nested too deep";
+    case errc::json_wrong_type: return "JSON value of the wrong type";
+    case errc::json_too_many_items: return "more items than the capacity";
+    case errc::json_text_overflow: return "text storage full";
+    case errc::json_number_out_of_range: return "integer out of range";
+    case errc::random_source_failed: return "random source failed";
+    case errc::crypto_failed: return "mbedTLS call failed";
   }
   return "unknown error";
 }
@@ -140,7 +192,14 @@ class error {
       case errc::too_few_items: number_rule(out, "fewer than ", " items"); break;
       case errc::too_many_items: number_rule(out, "more than ", " items"); break;
       case errc::buffer_too_small: number_rule(out, "buffer too small, ", " bytes needed"); break;
-      case errc::nesting_too_deep: number_rule(out, "JSON nested deeper than ", " levels"); break;
+      case errc::nesting_too_deep:
+      case errc::json_too_deep: number_rule(out, "JSON nested deeper than ", " levels"); break;
+      case errc::head_too_large: number_rule(out, "HTTP head larger than ", " bytes"); break;
+      case errc::too_many_headers: number_rule(out, "more than ", " HTTP headers"); break;
+      case errc::chunk_line_too_long: number_rule(out, "chunk size line longer than ", " bytes"); break;
+      case errc::body_too_large: number_rule(out, "response body larger than the buffer of ", " bytes"); break;
+      case errc::json_too_many_items: number_rule(out, "more items than the capacity of ", ""); break;
+      case errc::json_text_overflow: number_rule(out, "text storage of ", " bytes full"); break;
       case errc::line_total_mismatch:
       case errc::captured_amount_mismatch:
         out.append(rule_text(code_));

@@ -1,0 +1,478 @@
+// kom/detail/sax_reader.hpp: the one SAX handler under all of kom's JSON response readers.
+//
+// A reader is a *schema*: tables of the keys it knows in each kind of object (json_field),
+// plus a few callbacks that place values into the caller's structs. This handler does the
+// rest, the same way for every reader:
+//   - tracks where it is (a fixed stack of the known containers it is inside), so every
+//     error names its field: "order_lines[3].name";
+//   - skips unknown keys and their values, objects and arrays included, at any depth, with
+//     a counter instead of frames;
+//   - checks each known value's JSON type (null is "absent" and leaves the field alone);
+//   - copies text, unescaped, straight from Boost.JSON's string parts into the caller's text
+//     arena, and cuts it at a UTF-8 boundary when truncation is allowed;
+//   - turns "no room" into json_too_many_items / json_text_overflow, or into a truncation.
+// It needs <boost/json/basic_parser_impl.hpp>, which kom/json_readers.hpp includes.
+#ifndef KOM_DETAIL_SAX_READER_HPP
+#define KOM_DETAIL_SAX_READER_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include <boost/json/basic_parser_impl.hpp>
+
+#include "kom/config.hpp"
+#include "kom/error.hpp"
+#include "kom/model.hpp"
+
+namespace kom {
+namespace detail {
+
+/// What a known key's value must be, and what becomes of it.
+enum class json_slot : std::uint8_t {
+  text,          ///< a string, copied into the text arena; schema.text(id, view)
+  token,         ///< a short string matched against a set (an enum), not kept; schema.text(id, view)
+  integer,       ///< an integer within int64; schema.integer(id, value)
+  object,        ///< an object of node `id`
+  object_list,   ///< an array of objects of node `id`
+  text_or_list,  ///< a string or an array of strings, kept as items of list `id` (Klarna's `error_message`)
+};
+
+/// One known key of an object node. `id` is the schema's own number: a field for text,
+/// token and integer values, the child node for objects and lists of objects, the list for
+/// text items.
+struct json_field {
+  std::string_view key;
+  json_slot slot;
+  std::uint8_t id;
+};
+
+/// The parser's fixed limits. The body is already in memory, so these bound work, not
+/// memory: each is far beyond what Klarna sends (keys under 40 bytes, strings under 25 KB
+/// even for a 6000-character merchant_data, objects under 50 members, lists of at most 1000).
+struct json_reader_limits {
+  static constexpr std::size_t max_key = 255;        ///< bytes; a longer key fails as json_text_overflow
+  static constexpr std::size_t max_string = 65535;   ///< bytes; a longer string fails as json_text_overflow
+  static constexpr std::size_t max_members = 1024;   ///< per object; more fails as json_too_many_items
+  static constexpr std::size_t max_items = 65535;    ///< per array; more fails as json_too_many_items
+  static constexpr std::size_t max_known_depth = 8;  ///< nesting of *known* containers (kom's schemas need 5)
+  static constexpr std::size_t scratch = 48;         ///< bytes of a key or token kept for matching
+};
+
+/// Longest text among `names`: keys and enum spellings must stay below the scratch size, so
+/// that a longer key or token, kept cut to the scratch size, can never equal one of them.
+template <std::size_t N>
+constexpr std::size_t longest(const std::string_view (&names)[N]) noexcept {
+  std::size_t n = 0;
+  for (std::string_view s : names) n = s.size() > n ? s.size() : n;
+  return n;
+}
+template <std::size_t N>
+constexpr std::size_t longest_key(const json_field (&fields)[N]) noexcept {
+  std::size_t n = 0;
+  for (const json_field& f : fields) n = f.key.size() > n ? f.key.size() : n;
+  return n;
+}
+
+/// The handler Boost.JSON's basic_parser drives. `Schema` provides:
+///   json_field root() const;                          // what the document must be
+///   list_view<json_field> fields(std::uint8_t node) const;
+///   bool open_object(std::uint8_t node);              // false: no room for it
+///   void close_object(std::uint8_t node);
+///   void open_list(std::uint8_t id);  void close_list(std::uint8_t id);
+///   bool open_text_item(std::uint8_t id);             // false: the list is full
+///   std::size_t capacity(std::uint8_t id) const;      // of a node's or list's storage
+///   void text(std::uint8_t id, std::string_view);  void integer(std::uint8_t id, std::int64_t);
+///   void mark_truncated();                            // something in the current item was dropped or cut
+template <class Schema>
+class sax_reader {
+ public:
+  static constexpr std::size_t max_object_size = json_reader_limits::max_members;
+  static constexpr std::size_t max_array_size = json_reader_limits::max_items;
+  static constexpr std::size_t max_key_size = json_reader_limits::max_key;
+  static constexpr std::size_t max_string_size = json_reader_limits::max_string;
+
+  using ec_t = boost::json::error_code;
+  using sv_t = boost::json::string_view;
+
+  sax_reader(Schema& schema, char* text, std::size_t text_capacity, bool allow_truncation) noexcept
+      : schema_(schema), root_(schema.root()), text_(text), text_capacity_(text ? text_capacity : 0),
+        allow_truncation_(allow_truncation) {}
+
+  sax_reader(const sax_reader&) = delete;
+  sax_reader& operator=(const sax_reader&) = delete;
+
+  const ::kom::error& failure() const noexcept { return error_; }
+  bool truncated() const noexcept { return truncated_; }
+
+  /// The path of the deepest known container, for the parser's own errors.
+  field_path container_path() const noexcept {
+    field_path p;
+    append_frames(p, depth_, false);
+    return p;
+  }
+
+  // ---- Boost.JSON handler interface ------------------------------------------------------
+  bool on_document_begin(ec_t&) noexcept { return true; }
+  bool on_document_end(ec_t&) noexcept { return true; }
+  bool on_comment_part(sv_t, ec_t&) noexcept { return true; }  // comments are off in kom's options
+  bool on_comment(sv_t, ec_t&) noexcept { return true; }
+
+  bool on_object_begin(ec_t& ec) noexcept { return begin_container(false, ec); }
+  bool on_array_begin(ec_t& ec) noexcept { return begin_container(true, ec); }
+  bool on_object_end(std::size_t, ec_t&) noexcept { return end_container(); }
+  bool on_array_end(std::size_t, ec_t&) noexcept { return end_container(); }
+
+  bool on_key_part(sv_t s, std::size_t, ec_t&) noexcept {
+    if (skip_depth_ == 0) keep_scratch(s);
+    return true;
+  }
+  bool on_key(sv_t s, std::size_t, ec_t&) noexcept {
+    if (skip_depth_ != 0) return true;
+    keep_scratch(s);
+    pending_ = lookup({scratch_, scratch_size_});
+    scratch_size_ = 0;
+    return true;
+  }
+
+  bool on_string_part(sv_t s, std::size_t, ec_t& ec) noexcept { return string_piece({s.data(), s.size()}, false, ec); }
+  bool on_string(sv_t s, std::size_t, ec_t& ec) noexcept { return string_piece({s.data(), s.size()}, true, ec); }
+
+  bool on_number_part(sv_t s, ec_t&) noexcept {
+    number_not_integer_ = number_not_integer_ || not_integer_text({s.data(), s.size()});
+    return true;
+  }
+  bool on_int64(std::int64_t v, sv_t, ec_t& ec) noexcept {
+    number_not_integer_ = false;
+    const target t = next_value();
+    switch (expected(t)) {
+      case expect::skip: return true;
+      case expect::integer: schema_.integer(t.field->id, v); return true;
+      default: return fail(ec, errc::json_wrong_type, t);
+    }
+  }
+  bool on_uint64(std::uint64_t, sv_t, ec_t& ec) noexcept {
+    number_not_integer_ = false;
+    const target t = next_value();
+    switch (expected(t)) {
+      case expect::skip: return true;
+      case expect::integer: return fail(ec, errc::json_number_out_of_range, t);  // above INT64_MAX
+      default: return fail(ec, errc::json_wrong_type, t);
+    }
+  }
+  bool on_double(double, sv_t s, ec_t& ec) noexcept {
+    // Boost.JSON hands integers beyond 64 bits over as doubles too: an integer text is out
+    // of range, a fraction or an exponent is not an amount at all.
+    const bool not_integer = number_not_integer_ || not_integer_text({s.data(), s.size()});
+    number_not_integer_ = false;
+    const target t = next_value();
+    switch (expected(t)) {
+      case expect::skip: return true;
+      case expect::integer: return fail(ec, not_integer ? errc::json_wrong_type : errc::json_number_out_of_range, t);
+      default: return fail(ec, errc::json_wrong_type, t);
+    }
+  }
+  bool on_bool(bool, ec_t& ec) noexcept {
+    const target t = next_value();
+    return expected(t) == expect::skip || fail(ec, errc::json_wrong_type, t);
+  }
+  bool on_null(ec_t& ec) noexcept {
+    const bool root = skip_depth_ == 0 && depth_ == 0;
+    const target t = next_value();  // null is "absent": counted as an item, otherwise ignored
+    return !root || fail(ec, errc::json_wrong_type, t);  // but a body of just `null` is not a reply
+  }
+
+ private:
+  enum class expect : std::uint8_t { skip, text, token, integer, object, list, text_item, text_or_list };
+
+  // Where a value that starts now goes: a known field, an item of a known list, or nowhere.
+  struct target {
+    const json_field* field;  // null: skip the value
+    bool item;                // an item of the list `field`
+  };
+
+  struct frame {
+    const json_field* field;  // how the container was reached; for a list item, the list's field
+    std::size_t items;        // arrays: values begun so far
+    bool is_array;
+    bool is_item;             // an object that is an item of the array below it
+  };
+
+  enum class string_mode : std::uint8_t { none, skip, text, token };
+
+  static bool not_integer_text(std::string_view s) noexcept {
+    return s.find_first_of(".eE") != std::string_view::npos;
+  }
+
+  const json_field* lookup(std::string_view key) const noexcept {
+    if (depth_ == 0) return nullptr;
+    const frame& top = frames_[depth_ - 1];
+    if (top.is_array) return nullptr;
+    for (const json_field& f : schema_.fields(top.field->id)) {
+      if (f.key == key) return &f;
+    }
+    return nullptr;
+  }
+
+  // Consumes the pending key, or counts an array item.
+  target next_value() noexcept {
+    if (skip_depth_ != 0) return {nullptr, false};
+    if (depth_ == 0) return {&root_, false};
+    frame& top = frames_[depth_ - 1];
+    if (top.is_array) {
+      ++top.items;
+      return {top.field, true};
+    }
+    const json_field* f = pending_;
+    pending_ = nullptr;
+    return {f, false};
+  }
+
+  static expect expected(const target& t) noexcept {
+    if (t.field == nullptr) return expect::skip;
+    if (t.item) return t.field->slot == json_slot::object_list ? expect::object : expect::text_item;
+    switch (t.field->slot) {
+      case json_slot::text: return expect::text;
+      case json_slot::token: return expect::token;
+      case json_slot::integer: return expect::integer;
+      case json_slot::object: return expect::object;
+      case json_slot::object_list: return expect::list;
+      case json_slot::text_or_list: return expect::text_or_list;
+    }
+    return expect::skip;
+  }
+
+  // ---- paths -----------------------------------------------------------------------------
+  void append_frames(field_path& p, std::size_t n, bool index_of_last) const noexcept {
+    for (std::size_t i = 0; i < n; ++i) {
+      const frame& f = frames_[i];
+      if (!f.is_item) p.append(f.field->key);
+      if (f.is_array && f.items != 0 && (i + 1 < n || index_of_last)) p.append_index(f.items - 1);
+    }
+  }
+
+  // The value's own path: "order_lines[2].name", "error_messages[1]".
+  field_path path_of(const target& t) const noexcept {
+    field_path p;
+    append_frames(p, depth_, t.item);
+    if (!t.item && t.field != nullptr) p.append(t.field->key);
+    return p;
+  }
+
+  // The path of the list (or single-object slot) that has no room: "order_lines".
+  field_path path_of_full(const target& t) const noexcept {
+    field_path p;
+    append_frames(p, depth_, false);
+    if (!t.item && t.field != nullptr) p.append(t.field->key);
+    return p;
+  }
+
+  bool fail(ec_t& ec, errc code, const target& t, std::int64_t detail = 0) noexcept {
+    return fail_at(ec, ::kom::error(code, path_of(t), detail));
+  }
+  bool fail_at(ec_t& ec, const ::kom::error& e) noexcept {
+    if (error_.ok()) error_ = e;
+    ec = boost::json::error::syntax;  // any code stops the parser; error_ says what happened
+    return false;
+  }
+
+  // No room for an item or a slot: an error, or (when allowed) skip it and say so.
+  bool no_room(ec_t& ec, const target& t, std::uint8_t id) noexcept {
+    if (!allow_truncation_) {
+      return fail_at(ec, ::kom::error(errc::json_too_many_items, path_of_full(t),
+                                      static_cast<std::int64_t>(schema_.capacity(id))));
+    }
+    note_truncated();
+    return true;
+  }
+
+  void note_truncated() noexcept {
+    truncated_ = true;
+    schema_.mark_truncated();
+  }
+
+  // ---- containers ------------------------------------------------------------------------
+  bool push(const json_field* field, bool is_array, bool is_item, ec_t& ec) noexcept {
+    if (depth_ == json_reader_limits::max_known_depth) {  // not reached by kom's own schemas
+      return fail_at(ec, ::kom::error(errc::json_too_deep, container_path(),
+                                      static_cast<std::int64_t>(json_reader_limits::max_known_depth)));
+    }
+    frames_[depth_++] = frame{field, 0, is_array, is_item};
+    return true;
+  }
+
+  bool begin_container(bool is_array, ec_t& ec) noexcept {
+    if (skip_depth_ != 0) {
+      ++skip_depth_;
+      return true;
+    }
+    const target t = next_value();
+    const expect e = expected(t);
+    if (e == expect::skip) {
+      skip_depth_ = 1;
+      return true;
+    }
+    if (is_array) {
+      if (e != expect::list && e != expect::text_or_list) return fail(ec, errc::json_wrong_type, t);
+      if (!push(t.field, true, false, ec)) return false;
+      schema_.open_list(t.field->id);
+      return true;
+    }
+    if (e != expect::object) return fail(ec, errc::json_wrong_type, t);
+    if (!schema_.open_object(t.field->id)) {
+      if (!no_room(ec, t, t.field->id)) return false;
+      skip_depth_ = 1;
+      return true;
+    }
+    return push(t.field, false, t.item, ec);
+  }
+
+  bool end_container() noexcept {
+    if (skip_depth_ != 0) {
+      --skip_depth_;
+      return true;
+    }
+    if (depth_ == 0) return true;  // not reached: Boost.JSON balances begin and end
+    const frame f = frames_[--depth_];
+    pending_ = nullptr;
+    if (f.is_array) schema_.close_list(f.field->id);
+    else schema_.close_object(f.field->id);
+    return true;
+  }
+
+  // ---- strings ---------------------------------------------------------------------------
+  void keep_scratch(std::string_view s) noexcept {
+    const std::size_t room = sizeof scratch_ - scratch_size_;
+    const std::size_t n = s.size() < room ? s.size() : room;
+    if (n != 0) std::memcpy(scratch_ + scratch_size_, s.data(), n);
+    scratch_size_ += n;
+  }
+
+  bool begin_string(ec_t& ec) noexcept {
+    string_target_ = next_value();
+    string_cut_ = false;
+    scratch_size_ = 0;
+    switch (expected(string_target_)) {
+      case expect::skip: mode_ = string_mode::skip; return true;
+      case expect::token: mode_ = string_mode::token; return true;
+      case expect::text: break;
+      case expect::text_item:
+      case expect::text_or_list:
+        if (!schema_.open_text_item(string_target_.field->id)) {
+          mode_ = string_mode::skip;
+          return no_room(ec, string_target_, string_target_.field->id);
+        }
+        break;
+      default: return fail(ec, errc::json_wrong_type, string_target_);
+    }
+    mode_ = string_mode::text;
+    text_start_ = text_used_;
+    return true;
+  }
+
+  bool string_piece(std::string_view s, bool last, ec_t& ec) noexcept {
+    if (mode_ == string_mode::none && !begin_string(ec)) return false;
+    if (mode_ == string_mode::token) keep_scratch(s);
+    if (mode_ == string_mode::text && !append_text(s, ec)) return false;
+    if (!last) return true;
+    const string_mode mode = mode_;
+    mode_ = string_mode::none;
+    if (mode == string_mode::token) {
+      schema_.text(string_target_.field->id, {scratch_, scratch_size_});
+      scratch_size_ = 0;  // the next key starts from empty
+    } else if (mode == string_mode::text) {
+      schema_.text(string_target_.field->id, {text_ + text_start_, text_used_ - text_start_});
+    }
+    return true;
+  }
+
+  // Copies a piece of the current string into the arena. Strings are contiguous in the
+  // arena, so a cut can step back over a code point begun in an earlier piece.
+  bool append_text(std::string_view s, ec_t& ec) noexcept {
+    if (string_cut_) return true;
+    const std::size_t room = text_capacity_ - text_used_;
+    if (s.size() <= room) {
+      if (!s.empty()) std::memcpy(text_ + text_used_, s.data(), s.size());
+      text_used_ += s.size();
+      return true;
+    }
+    if (!allow_truncation_) {
+      return fail(ec, errc::json_text_overflow, string_target_, static_cast<std::int64_t>(text_capacity_));
+    }
+    if (room != 0) std::memcpy(text_ + text_used_, s.data(), room);
+    text_used_ += room;
+    // Boost.JSON delivers valid UTF-8 only. If the first byte left out continues a code
+    // point, drop that code point's bytes already copied: its continuation bytes, then its lead.
+    if ((static_cast<unsigned char>(s[room]) & 0xC0) == 0x80) {
+      while (text_used_ > text_start_ && (static_cast<unsigned char>(text_[text_used_ - 1]) & 0xC0) == 0x80) --text_used_;
+      if (text_used_ > text_start_) --text_used_;
+    }
+    string_cut_ = true;
+    note_truncated();
+    return true;
+  }
+
+  Schema& schema_;
+  const json_field root_;
+  char* text_;
+  std::size_t text_capacity_;
+  std::size_t text_used_ = 0;
+  std::size_t text_start_ = 0;
+  bool allow_truncation_;
+  bool truncated_ = false;
+  bool string_cut_ = false;
+  bool number_not_integer_ = false;
+  string_mode mode_ = string_mode::none;
+  target string_target_{nullptr, false};
+  const json_field* pending_ = nullptr;
+  std::size_t skip_depth_ = 0;
+  std::size_t depth_ = 0;
+  frame frames_[json_reader_limits::max_known_depth] = {};
+  char scratch_[json_reader_limits::scratch] = {};
+  std::size_t scratch_size_ = 0;
+  ::kom::error error_;
+};
+
+/// Parses `body` whole with `schema`: one write_some(false, ...) over the complete body, so
+/// Boost.JSON's parser never suspends and allocates nothing.
+template <class Schema>
+::kom::error run_sax_reader(std::string_view body, Schema& schema, char* text, std::size_t text_capacity,
+                            bool allow_truncation, bool* truncated) noexcept {
+  boost::json::parse_options options;
+  options.max_depth = KOM_JSON_READER_MAX_DEPTH;  // the rest stays strict RFC 8259 (no comments, no trailing commas, valid UTF-8)
+  boost::json::basic_parser<sax_reader<Schema>> parser(options, schema, text, text_capacity, allow_truncation);
+  boost::json::error_code ec;
+  // A null data pointer with size 0 is an empty body: give the parser a valid empty range.
+  const char* data = body.data() != nullptr ? body.data() : "";
+  const std::size_t used = parser.write_some(false, data, body.size(), ec);
+  const sax_reader<Schema>& h = parser.handler();
+  if (truncated != nullptr) *truncated = h.truncated();
+  if (!h.failure().ok()) return h.failure();
+  if (ec) {
+    using boost::json::error;
+    if (ec == error::too_deep) return {errc::json_too_deep, h.container_path(), KOM_JSON_READER_MAX_DEPTH};
+    if (ec == error::string_too_large) {
+      return {errc::json_text_overflow, h.container_path(), static_cast<std::int64_t>(json_reader_limits::max_string)};
+    }
+    if (ec == error::key_too_large) {
+      return {errc::json_text_overflow, h.container_path(), static_cast<std::int64_t>(json_reader_limits::max_key)};
+    }
+    if (ec == error::array_too_large) {
+      return {errc::json_too_many_items, h.container_path(), static_cast<std::int64_t>(json_reader_limits::max_items)};
+    }
+    if (ec == error::object_too_large) {
+      return {errc::json_too_many_items, h.container_path(), static_cast<std::int64_t>(json_reader_limits::max_members)};
+    }
+    if (ec == error::exponent_overflow) return {errc::json_number_out_of_range, h.container_path()};
+    return {errc::json_syntax, static_cast<std::int64_t>(used)};
+  }
+  // A complete document followed by more than whitespace ("{} x", "[1] [2]").
+  if (used != body.size()) return {errc::json_syntax, static_cast<std::int64_t>(used)};
+  return {};
+}
+
+}  // namespace detail
+}  // namespace kom
+
+#endif  // KOM_DETAIL_SAX_READER_HPP

@@ -1,0 +1,346 @@
+// kom/http_request.hpp: complete HTTP/1.1 requests for every Order Management call kom covers,
+// written into the caller's buffer through one buffer_writer.
+//
+// Everything the caller gives is checked before a byte is written: path ids, header values,
+// credentials, and the body (kom/validate.hpp). A request that fails writes nothing; a buffer
+// that is too small gives errc::buffer_too_small with the size needed, and what was written
+// (credentials included) is wiped. Call wipe_request() once the request is sent. Nothing
+// here allocates.
+#ifndef KOM_HTTP_REQUEST_HPP
+#define KOM_HTTP_REQUEST_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+#include <mbedtls/base64.h>
+#include <mbedtls/platform_util.h>
+
+#include "kom/buffer_writer.hpp"
+#include "kom/config.hpp"
+#include "kom/endpoint.hpp"
+#include "kom/error.hpp"
+#include "kom/json_body.hpp"
+#include "kom/json_writer.hpp"
+#include "kom/model.hpp"
+#include "kom/validate.hpp"
+
+namespace kom {
+
+/// How a request authenticates. Either username and password, sent as
+/// `Authorization: Basic base64(username:password)`, or a Klarna API key
+/// (`klarna_live_api_…`), sent as `Authorization: Basic <API key>` as Klarna documents.
+struct credentials {
+  std::string_view username;
+  std::string_view password;
+  std::string_view api_key;  ///< used when set; username and password are then ignored
+};
+
+/// The parts of Klarna's SDK User-Agent the caller knows; empty parts are left out:
+/// `Library/kom_<version> Language/C++_17 OS/<os> Platform/<pos_model>_<firmware>`.
+struct user_agent_info {
+  std::string_view os;         ///< e.g. "Linux_5.10" or "FreeRTOS_10.5"
+  std::string_view pos_model;  ///< e.g. "Kiosk-7"
+  std::string_view firmware;   ///< e.g. "2.4.1"
+};
+
+/// What every request of one terminal shares.
+struct request_config {
+  endpoint server;
+  ::kom::credentials credentials;
+  user_agent_info user_agent;
+};
+
+/// The calls kom covers.
+enum class operation : std::uint8_t {
+  capture,               ///< POST /ordermanagement/v1/orders/{order_id}/captures
+  get_capture,           ///< GET  …/orders/{order_id}/captures/{capture_id}
+  list_captures,         ///< GET  …/orders/{order_id}/captures
+  append_shipping_info,  ///< POST …/captures/{capture_id}/shipping-info
+  trigger_send_out,      ///< POST …/captures/{capture_id}/trigger-send-out
+  get_order,             ///< GET  …/orders/{order_id}
+};
+
+namespace limits {
+inline constexpr std::size_t max_path_id = 255;
+inline constexpr std::size_t max_header_value = 1024;
+}  // namespace limits
+
+namespace detail {
+
+inline error header_error(errc code, std::string_view field, std::int64_t detail = 0) noexcept {
+  field_path path;
+  path.append(field);
+  return {code, path, detail};
+}
+
+// Order and capture ids go into the path as they are: 1..255 unreserved characters
+// (RFC 3986), so nothing needs encoding and nothing can change the request's meaning.
+inline error check_path_id(std::string_view field, std::string_view id) noexcept {
+  if (id.empty() || id.size() > limits::max_path_id) return header_error(errc::invalid_path_id, field);
+  for (char c : id) {
+    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                            c == '-' || c == '.' || c == '_' || c == '~';
+    if (!unreserved) return header_error(errc::invalid_path_id, field);
+  }
+  return {};
+}
+
+// A caller's header value: visible ASCII and (unless `no_space`) spaces. CR, LF, NUL, other
+// controls and non-ASCII bytes could split or smuggle headers.
+inline error check_header_value(std::string_view field, std::string_view value, bool required,
+                                bool no_space = false) noexcept {
+  if (required && value.empty()) return header_error(errc::required, field);
+  if (value.size() > limits::max_header_value)
+    return header_error(errc::too_long, field, static_cast<std::int64_t>(limits::max_header_value));
+  for (char c : value) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b > 0x7E || (no_space && b == ' ')) return header_error(errc::invalid_header_value, field);
+  }
+  return {};
+}
+
+// Username and password travel inside base64, so any UTF-8 is safe there; control
+// characters are still refused, since no real credential holds them.
+inline error check_secret(std::string_view field, std::string_view value) noexcept {
+  if (value.empty()) return header_error(errc::missing_credentials, "credentials");
+  if (value.size() > limits::max_header_value)
+    return header_error(errc::too_long, field, static_cast<std::int64_t>(limits::max_header_value));
+  for (char c : value) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7F) return header_error(errc::invalid_header_value, field);
+  }
+  return {};
+}
+
+inline error check_config(const request_config& c) noexcept {
+  if (auto e = check_header_value("server.host", c.server.host, true, true); !e.ok()) return e;
+  if (c.server.port == 0) return header_error(errc::below_minimum, "server.port", 1);
+  const credentials& k = c.credentials;
+  if (!k.api_key.empty()) {
+    if (auto e = check_header_value("credentials.api_key", k.api_key, true, true); !e.ok()) return e;
+  } else {
+    if (auto e = check_secret("credentials.username", k.username); !e.ok()) return e;
+    if (auto e = check_secret("credentials.password", k.password); !e.ok()) return e;
+    // RFC 7617: a user-id with a colon could not be told apart from the password.
+    if (k.username.find(':') != std::string_view::npos)
+      return header_error(errc::invalid_header_value, "credentials.username");
+  }
+  const user_agent_info& ua = c.user_agent;
+  if (auto e = check_header_value("user_agent.os", ua.os, false, true); !e.ok()) return e;
+  if (auto e = check_header_value("user_agent.pos_model", ua.pos_model, false, true); !e.ok()) return e;
+  if (auto e = check_header_value("user_agent.firmware", ua.firmware, false, true); !e.ok()) return e;
+  return {};
+}
+
+// base64(username ":" password) with mbedTLS's encoder, three bytes at a time so the
+// joined secret never sits in a temporary buffer of its own.
+inline error append_basic_credentials(buffer_writer& out, std::string_view user, std::string_view password) noexcept {
+  const std::size_t total = user.size() + 1 + password.size();
+  const auto byte_at = [&](std::size_t i) -> unsigned char {
+    if (i < user.size()) return static_cast<unsigned char>(user[i]);
+    if (i == user.size()) return ':';
+    return static_cast<unsigned char>(password[i - user.size() - 1]);
+  };
+  unsigned char group[3];
+  unsigned char encoded[5];  // four characters and mbedTLS's NUL
+  int rc = 0;
+  for (std::size_t i = 0; i < total && rc == 0; i += 3) {
+    const std::size_t n = total - i < 3 ? total - i : 3;
+    for (std::size_t k = 0; k < n; ++k) group[k] = byte_at(i + k);
+    std::size_t written = 0;
+    rc = mbedtls_base64_encode(encoded, sizeof encoded, &written, group, n);
+    if (rc == 0) out.append(reinterpret_cast<const char*>(encoded), written);
+  }
+  mbedtls_platform_zeroize(group, sizeof group);
+  mbedtls_platform_zeroize(encoded, sizeof encoded);
+  if (rc != 0) return error(errc::crypto_failed, rc);
+  return {};
+}
+
+inline void append_header(buffer_writer& out, std::string_view name, std::string_view value) noexcept {
+  out.append(name);
+  out.append(": ");
+  out.append(value);
+  out.append("\r\n");
+}
+
+struct request_line {
+  std::string_view method;
+  std::string_view order_id;
+  std::string_view capture_id;  // empty: the path ends at the order or its captures
+  std::string_view tail;        // "", "/captures", "/shipping-info", "/trigger-send-out"
+};
+
+// The path of an operation: /ordermanagement/v1/orders/{order_id}[/captures[/{capture_id}[/tail]]]
+inline request_line line_of(operation op, std::string_view order_id, std::string_view capture_id) noexcept {
+  switch (op) {
+    case operation::capture: return {"POST", order_id, {}, "/captures"};
+    case operation::get_capture: return {"GET", order_id, capture_id, ""};
+    case operation::list_captures: return {"GET", order_id, {}, "/captures"};
+    case operation::append_shipping_info: return {"POST", order_id, capture_id, "/shipping-info"};
+    case operation::trigger_send_out: return {"POST", order_id, capture_id, "/trigger-send-out"};
+    case operation::get_order: break;
+  }
+  return {"GET", order_id, {}, ""};
+}
+
+// The body writer of a request: none, or one of the validated bodies of json_body.hpp.
+struct no_body {};
+
+inline error validate_body(const no_body&, const validation_options&) noexcept { return {}; }
+inline error validate_body(const capture_request& r, const validation_options& o) noexcept { return validate(r, o); }
+inline error validate_body(const shipping_info_update& u, const validation_options&) noexcept { return validate(u); }
+
+// Writes head and body. Inputs are validated first; nothing is written when they are not valid.
+template <class Body>
+result<std::size_t> write_request(buffer_writer& out, const request_config& config, operation op,
+                                  std::string_view order_id, std::string_view capture_id,
+                                  std::string_view idempotency_key, const Body& body,
+                                  const validation_options& options) noexcept {
+  const request_line line = line_of(op, order_id, capture_id);
+  const bool post = line.method == "POST";
+  const bool has_capture_id = op == operation::get_capture || op == operation::append_shipping_info ||
+                              op == operation::trigger_send_out;
+  if (auto e = check_path_id("order_id", order_id); !e.ok()) return e;
+  if (has_capture_id) {
+    if (auto e = check_path_id("capture_id", capture_id); !e.ok()) return e;
+  }
+  if (post) {
+    if (auto e = check_header_value("idempotency_key", idempotency_key, true, true); !e.ok()) return e;
+  }
+  if (auto e = check_config(config); !e.ok()) return e;
+  if (auto e = validate_body(body, options); !e.ok()) return e;
+
+  constexpr bool has_body = !std::is_same<Body, no_body>::value;
+  std::size_t body_size = 0;
+  if constexpr (has_body) {
+    buffer_writer measure;
+    json_writer w(measure);
+    write_json(w, body);
+    body_size = measure.size();
+  }
+
+  const std::size_t start = out.size();
+  out.append(line.method);
+  out.append(" /ordermanagement/v1/orders/");
+  out.append(line.order_id);
+  if (has_capture_id) {
+    out.append("/captures/");
+    out.append(line.capture_id);
+  }
+  out.append(line.tail);
+  out.append(" HTTP/1.1\r\nHost: ");
+  out.append(config.server.host);
+  if (config.server.port != 443) {
+    out.put(':');
+    out.append_uint(config.server.port);
+  }
+  out.append("\r\nAuthorization: Basic ");
+  const credentials& k = config.credentials;
+  if (!k.api_key.empty()) {
+    out.append(k.api_key);
+  } else if (auto e = append_basic_credentials(out, k.username, k.password); !e.ok()) {
+    return e;
+  }
+  out.append("\r\nUser-Agent: Library/kom_" KOM_VERSION_STRING " Language/C++_17");
+  const user_agent_info& ua = config.user_agent;
+  if (!ua.os.empty()) {
+    out.append(" OS/");
+    out.append(ua.os);
+  }
+  if (!ua.pos_model.empty()) {
+    out.append(" Platform/");
+    out.append(ua.pos_model);
+    if (!ua.firmware.empty()) {
+      out.put('_');
+      out.append(ua.firmware);
+    }
+  }
+  out.append("\r\n");
+  append_header(out, "Accept", "application/json");
+  if (has_body) append_header(out, "Content-Type", "application/json");
+  if (post) {
+    out.append("Content-Length: ");
+    out.append_uint(body_size);
+    out.append("\r\n");
+    append_header(out, "Klarna-Idempotency-Key", idempotency_key);
+  }
+  out.append("Connection: keep-alive\r\n\r\n");
+  if constexpr (has_body) {
+    json_writer w(out);
+    write_json(w, body);
+  }
+  if (out.overflow()) {
+    // Part of the credentials may be in the buffer: a request that is not sent leaves none.
+    if (out.written() > start) mbedtls_platform_zeroize(out.data() + start, out.written() - start);
+    return error(errc::buffer_too_small, static_cast<std::int64_t>(out.size()));
+  }
+  return out.size() - start;
+}
+
+}  // namespace detail
+
+// ---- one builder per operation -------------------------------------------------------------
+// Each returns the request's size in bytes. `out` may be measure-only (no buffer) to learn the
+// size. Errors: invalid_path_id, invalid_header_value, required, too_long, missing_credentials,
+// the body's validation errors (kom/validate.hpp), buffer_too_small (detail = bytes needed).
+
+/// POST …/orders/{order_id}/captures: a full or partial capture.
+inline result<std::size_t> write_capture_request(buffer_writer& out, const request_config& config,
+                                                 std::string_view order_id, const capture_request& capture,
+                                                 std::string_view idempotency_key,
+                                                 const validation_options& options = {}) noexcept {
+  return detail::write_request(out, config, operation::capture, order_id, {}, idempotency_key, capture, options);
+}
+
+/// GET …/orders/{order_id}/captures/{capture_id}.
+inline result<std::size_t> write_get_capture_request(buffer_writer& out, const request_config& config,
+                                                     std::string_view order_id, std::string_view capture_id) noexcept {
+  return detail::write_request(out, config, operation::get_capture, order_id, capture_id, {}, detail::no_body{}, {});
+}
+
+/// GET …/orders/{order_id}/captures.
+inline result<std::size_t> write_list_captures_request(buffer_writer& out, const request_config& config,
+                                                       std::string_view order_id) noexcept {
+  return detail::write_request(out, config, operation::list_captures, order_id, {}, {}, detail::no_body{}, {});
+}
+
+/// POST …/captures/{capture_id}/shipping-info: appends 1..500 shipping entries.
+inline result<std::size_t> write_shipping_info_request(buffer_writer& out, const request_config& config,
+                                                       std::string_view order_id, std::string_view capture_id,
+                                                       const shipping_info_update& update,
+                                                       std::string_view idempotency_key) noexcept {
+  return detail::write_request(out, config, operation::append_shipping_info, order_id, capture_id, idempotency_key,
+                               update, {});
+}
+
+/// POST …/captures/{capture_id}/trigger-send-out: no body, Content-Length: 0.
+inline result<std::size_t> write_trigger_send_out_request(buffer_writer& out, const request_config& config,
+                                                          std::string_view order_id, std::string_view capture_id,
+                                                          std::string_view idempotency_key) noexcept {
+  return detail::write_request(out, config, operation::trigger_send_out, order_id, capture_id, idempotency_key,
+                               detail::no_body{}, {});
+}
+
+/// GET …/orders/{order_id}.
+inline result<std::size_t> write_get_order_request(buffer_writer& out, const request_config& config,
+                                                   std::string_view order_id) noexcept {
+  return detail::write_request(out, config, operation::get_order, order_id, {}, {}, detail::no_body{}, {});
+}
+
+/// Wipes a buffer that held a request (its Authorization header) once it is sent, with
+/// mbedtls_platform_zeroize so the compiler cannot drop the stores.
+inline void wipe_request(char* data, std::size_t size) noexcept {
+  if (data != nullptr && size != 0) mbedtls_platform_zeroize(data, size);
+}
+
+template <std::size_t N>
+void wipe_request(char (&buffer)[N]) noexcept {
+  wipe_request(buffer, N);
+}
+
+}  // namespace kom
+
+#endif  // KOM_HTTP_REQUEST_HPP

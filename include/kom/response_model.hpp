@@ -1,0 +1,276 @@
+// kom/response_model.hpp: what kom reads from Klarna's answers (a capture, the captures of an
+// order, an order, an error body) and the caller-sized storage they are read into.
+//
+// Like the request model, nothing here owns memory: every text field is a std::string_view
+// into the storage the body was read with, every list a list_view over that storage's arrays.
+// A parsed order line IS a kom::order_line and parsed shipping information IS a
+// kom::shipping_info, so a line read from Klarna can be sent back as it is (a refund, say).
+// Text is kept as Klarna sent it, JSON-unescaped, valid UTF-8; timestamps stay ISO 8601 text.
+//
+// A field Klarna left out (or sent as null) keeps its default: empty text, 0, an empty list,
+// `unset`, or an empty std::optional where absence matters. An enum text kom does not know,
+// or an empty one, is `unknown` (Klarna adds values; the .NET SDK broke on an empty
+// shipping_method). This header needs no Boost; the readers are in kom/json_readers.hpp.
+#ifndef KOM_RESPONSE_MODEL_HPP
+#define KOM_RESPONSE_MODEL_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "kom/model.hpp"
+
+namespace kom {
+
+// ---- enums ---------------------------------------------------------------------------------
+// `unset`: the field was absent or null. `unknown`: any other text, the empty text included;
+// the text itself is kept next to the enum where it is worth logging.
+
+/// An order's `status`.
+enum class order_status : std::uint8_t {
+  unset, authorized, part_captured, captured, cancelled, expired, closed, unknown
+};
+
+/// An order's `fraud_status`. Klarna documents it as free text "Either ACCEPTED, PENDING or
+/// REJECTED"; a PENDING order cannot be captured until it is accepted.
+enum class fraud_status : std::uint8_t { unset, accepted, pending, rejected, unknown };
+
+/// An error body's `error_code`: the codes of Klarna's Order Management error list. The family
+/// is open-ended (403 XXX_NOT_ALLOWED, 404 NO_SUCH_XXX): decide on the HTTP status when `unknown`.
+enum class klarna_error_code : std::uint8_t {
+  unset,
+  not_found,                ///< 400 invalid request, 404 refund not found
+  capture_not_allowed,      ///< 403: order cancelled or expired, or amount above the remaining authorization
+  cancel_not_allowed,       ///< 403
+  not_allowed,              ///< 403: e.g. shipping info on an order without captures
+  refund_not_allowed,       ///< 403
+  no_such_order,            ///< 404
+  no_such_capture,          ///< 404
+  conflict,                 ///< 409
+  request_too_large,        ///< 413
+  unprocessable_entity,     ///< 422: a field Klarna's validation refused
+  invalid_address,          ///< 422
+  too_many_requests,        ///< 429: back off with jitter
+  internal_server_error,    ///< 500
+  unexpected_error,         ///< 500
+  temporarily_unavailable,  ///< 502, 503, 504
+  unknown
+};
+
+namespace detail {
+inline constexpr std::string_view order_status_names[] = {
+    "", "AUTHORIZED", "PART_CAPTURED", "CAPTURED", "CANCELLED", "EXPIRED", "CLOSED"};
+inline constexpr std::string_view fraud_status_names[] = {"", "ACCEPTED", "PENDING", "REJECTED"};
+inline constexpr std::string_view klarna_error_code_names[] = {
+    "", "NOT_FOUND", "CAPTURE_NOT_ALLOWED", "CANCEL_NOT_ALLOWED", "NOT_ALLOWED", "REFUND_NOT_ALLOWED",
+    "NO_SUCH_ORDER", "NO_SUCH_CAPTURE", "CONFLICT", "REQUEST_TOO_LARGE", "UNPROCESSABLE_ENTITY",
+    "INVALID_ADDRESS", "TOO_MANY_REQUESTS", "INTERNAL_SERVER_ERROR", "UNEXPECTED_ERROR",
+    "TEMPORARILY_UNAVAILABLE"};
+}  // namespace detail
+
+/// Klarna's spelling; empty for unset, unknown and out-of-range values.
+constexpr std::string_view to_string(order_status s) noexcept {
+  return detail::enum_name(s, detail::order_status_names);
+}
+constexpr std::string_view to_string(fraud_status s) noexcept {
+  return detail::enum_name(s, detail::fraud_status_names);
+}
+constexpr std::string_view to_string(klarna_error_code c) noexcept {
+  return detail::enum_name(c, detail::klarna_error_code_names);
+}
+
+/// Exact, case-sensitive match of Klarna's spelling; anything else, "" included, is `unknown`.
+constexpr order_status order_status_from_string(std::string_view s) noexcept {
+  return detail::enum_from_text<order_status>(s, detail::order_status_names);
+}
+constexpr fraud_status fraud_status_from_string(std::string_view s) noexcept {
+  return detail::enum_from_text<fraud_status>(s, detail::fraud_status_names);
+}
+constexpr klarna_error_code klarna_error_code_from_string(std::string_view s) noexcept {
+  return detail::enum_from_text<klarna_error_code>(s, detail::klarna_error_code_names);
+}
+
+// ---- results -------------------------------------------------------------------------------
+
+/// A billing or shipping address as a capture reports it. (Klarna's 2024 schema adds
+/// `attention` and `organization_name`; kom skips them.)
+struct address {
+  std::string_view given_name;
+  std::string_view family_name;
+  std::string_view title;
+  std::string_view street_address;
+  std::string_view street_address2;
+  std::string_view postal_code;
+  std::string_view city;
+  std::string_view region;
+  std::string_view country;   ///< ISO 3166 alpha-2, as sent ("US" or "us")
+  std::string_view email;
+  std::string_view phone;
+};
+
+/// One capture: GET /ordermanagement/v1/orders/{order_id}/captures/{capture_id}, or one item
+/// of GET …/captures. Amounts are in minor units; an absent amount reads 0.
+struct capture {
+  std::string_view capture_id;
+  std::string_view klarna_reference;    ///< customer-facing, e.g. "4K7Q6QF6-1"
+  std::int64_t captured_amount = 0;
+  std::string_view captured_at;         ///< ISO 8601 as sent, e.g. "2017-01-10T10:31:17.973Z"
+  std::string_view description;
+  std::string_view reference;
+  std::int64_t refunded_amount = 0;
+  list_view<order_line> order_lines;    ///< product_identifiers / subscription point into the storage
+  list_view<::kom::shipping_info> shipping_info;
+  address billing_address;
+  address shipping_address;
+  /// Something of this capture was dropped or cut to fit the storage (only when the read
+  /// allowed truncation).
+  bool truncated = false;
+};
+
+/// The captures of GET …/captures, as read into the caller's array.
+struct capture_list {
+  list_view<capture> captures;
+  /// Captures beyond the array were dropped, or some capture is itself `truncated`.
+  bool truncated = false;
+};
+
+/// A capture as an order lists it: its ids and amounts (its lines are not read).
+struct order_capture {
+  std::string_view capture_id;
+  std::string_view klarna_reference;
+  std::string_view reference;
+  std::int64_t captured_amount = 0;
+  std::int64_t refunded_amount = 0;
+  std::string_view captured_at;         ///< ISO 8601 as sent
+};
+
+/// GET /ordermanagement/v1/orders/{order_id}: what a terminal needs to decide on a capture.
+/// The amounts are std::optional because a missing amount is not a zero amount: with no
+/// remaining_authorized_amount, nothing is known about what may still be captured.
+struct order {
+  std::string_view order_id;
+  order_status status = order_status::unset;
+  std::string_view status_text;                 ///< as sent, for logging an `unknown` status
+  ::kom::fraud_status fraud_status = ::kom::fraud_status::unset;
+  std::string_view fraud_status_text;           ///< as sent
+  std::optional<std::int64_t> order_amount;
+  std::optional<std::int64_t> original_order_amount;
+  std::optional<std::int64_t> captured_amount;  ///< total of all captures
+  std::optional<std::int64_t> refunded_amount;
+  std::optional<std::int64_t> remaining_authorized_amount;
+  std::string_view purchase_currency;           ///< ISO 4217 as sent ("USD" or "usd")
+  std::string_view expires_at;                  ///< ISO 8601: capture only before this time
+  list_view<order_capture> captures;
+  bool truncated = false;                       ///< captures or text dropped or cut to fit
+};
+
+/// The body of an Order Management error (4xx, 5xx): {error_code, error_messages,
+/// correlation_id}. Give Klarna's support the correlation_id.
+struct error_body {
+  klarna_error_code error_code = klarna_error_code::unset;
+  std::string_view error_code_text;             ///< as sent, for an `unknown` code
+  /// `error_messages` items, then those of `error_message` (a string or an array, which
+  /// older services send), in the order they come.
+  list_view<std::string_view> error_messages;
+  std::string_view correlation_id;
+  std::string_view service_version;             ///< sent by some services; often empty
+  bool truncated = false;                       ///< messages or text dropped or cut to fit
+};
+
+// ---- storage -------------------------------------------------------------------------------
+// The caller picks each capacity; a read never goes past one. Every read starts the storage
+// afresh: the results of an earlier read with the same storage are then invalid. Pass the
+// storage itself (an lvalue): the results point into it, so a temporary is refused.
+
+/// The memory a capture read fills, as pointers and capacities (made by capture_storage).
+struct capture_storage_ref {
+  order_line* lines = nullptr;
+  std::size_t lines_capacity = 0;
+  ::kom::shipping_info* shipping = nullptr;
+  std::size_t shipping_capacity = 0;
+  product_identifiers* identifiers = nullptr;
+  std::size_t identifiers_capacity = 0;
+  ::kom::subscription* subscriptions = nullptr;
+  std::size_t subscriptions_capacity = 0;
+  char* text = nullptr;
+  std::size_t text_capacity = 0;
+};
+
+/// Storage for reading one capture, or all captures of an order (shared by them). Lines,
+/// shipping entries, product_identifiers and subscriptions are counted over the whole read;
+/// text holds every kept string, unescaped. The defaults fit a typical point-of-sale
+/// capture; `sizeof(kom::capture_storage<>)` is about 8 KB on 64-bit, 6.5 KB on 32-bit.
+template <std::size_t Lines = 16, std::size_t Shipping = 4, std::size_t TextBytes = 4096,
+          std::size_t Identifiers = 4, std::size_t Subscriptions = 4>
+class capture_storage {
+ public:
+  static constexpr std::size_t lines_capacity = Lines;
+  static constexpr std::size_t shipping_capacity = Shipping;
+  static constexpr std::size_t text_capacity = TextBytes;
+  static constexpr std::size_t identifiers_capacity = Identifiers;
+  static constexpr std::size_t subscriptions_capacity = Subscriptions;
+
+  operator capture_storage_ref() & noexcept {
+    return {lines_, Lines, shipping_, Shipping, identifiers_, Identifiers, subscriptions_, Subscriptions, text_, TextBytes};
+  }
+  operator capture_storage_ref() && = delete;  // the results would point into a temporary
+
+ private:
+  // One element at least: a zero capacity is allowed, a zero-length array is not.
+  order_line lines_[Lines ? Lines : 1];
+  ::kom::shipping_info shipping_[Shipping ? Shipping : 1];
+  product_identifiers identifiers_[Identifiers ? Identifiers : 1];
+  ::kom::subscription subscriptions_[Subscriptions ? Subscriptions : 1];
+  char text_[TextBytes ? TextBytes : 1];
+};
+
+/// The memory an order read fills (made by order_storage).
+struct order_storage_ref {
+  order_capture* captures = nullptr;
+  std::size_t captures_capacity = 0;
+  char* text = nullptr;
+  std::size_t text_capacity = 0;
+};
+
+/// Storage for reading an order: its captures' ids and amounts, and its text.
+template <std::size_t Captures = 8, std::size_t TextBytes = 1024>
+class order_storage {
+ public:
+  static constexpr std::size_t captures_capacity = Captures;
+  static constexpr std::size_t text_capacity = TextBytes;
+
+  operator order_storage_ref() & noexcept { return {captures_, Captures, text_, TextBytes}; }
+  operator order_storage_ref() && = delete;
+
+ private:
+  order_capture captures_[Captures ? Captures : 1];
+  char text_[TextBytes ? TextBytes : 1];
+};
+
+/// The memory an error-body read fills (made by error_body_storage).
+struct error_body_storage_ref {
+  std::string_view* messages = nullptr;
+  std::size_t messages_capacity = 0;
+  char* text = nullptr;
+  std::size_t text_capacity = 0;
+};
+
+/// Storage for reading an error body: its messages and its text.
+template <std::size_t Messages = 4, std::size_t TextBytes = 512>
+class error_body_storage {
+ public:
+  static constexpr std::size_t messages_capacity = Messages;
+  static constexpr std::size_t text_capacity = TextBytes;
+
+  operator error_body_storage_ref() & noexcept { return {messages_, Messages, text_, TextBytes}; }
+  operator error_body_storage_ref() && = delete;
+
+ private:
+  std::string_view messages_[Messages ? Messages : 1];
+  char text_[TextBytes ? TextBytes : 1];
+};
+
+}  // namespace kom
+
+#endif  // KOM_RESPONSE_MODEL_HPP
