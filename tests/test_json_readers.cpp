@@ -1,4 +1,5 @@
 #include "kom/json_readers.hpp"
+#include "kom/http_response.hpp"
 
 #include <doctest/doctest.h>
 
@@ -265,25 +266,16 @@ std::string spaced(const std::string& compact) {
   return out + "\r\n\n";
 }
 
-// The body of an HTTP/1.1 response fixture: after the head, de-chunked if it is chunked.
-// A few lines for this test only; kom/http_response.hpp is the real parser.
+// The body of an HTTP/1.1 response fixture, framed off by kom's own response parser: the
+// path a real answer takes from the socket to a reader.
 std::string http_body(const std::string& message) {
-  const std::size_t head_end = message.find("\r\n\r\n");
-  REQUIRE(head_end != std::string::npos);
-  const std::string head = message.substr(0, head_end);
-  std::string rest = message.substr(head_end + 4);
-  if (head.find("Transfer-Encoding: chunked") == std::string::npos) return rest;
-  std::string body;
-  std::size_t at = 0;
-  for (;;) {
-    const std::size_t line_end = rest.find("\r\n", at);
-    REQUIRE(line_end != std::string::npos);
-    const std::size_t size = std::stoul(rest.substr(at, line_end - at), nullptr, 16);  // stops at ';'
-    if (size == 0) break;
-    body += rest.substr(line_end + 2, size);
-    at = line_end + 2 + size + 2;
-  }
-  return body;
+  std::vector<char> buffer(message.size() + 1);
+  kom::http_response_parser parser(buffer.data(), buffer.size());
+  std::size_t consumed = 0;
+  kom::parse_status st = parser.feed(message.data(), message.size(), consumed);
+  if (st == kom::parse_status::need_more) st = parser.finish();  // a body read until close
+  REQUIRE(st == kom::parse_status::done);
+  return std::string(parser.body());
 }
 
 bool valid_utf8(std::string_view s) { return kom::detail::scan_utf8(s).valid; }
