@@ -1,0 +1,129 @@
+// kom-sim: a local stand-in for Klarna's Order Management API (a test tool, not part of kom).
+// Independent of include/kom/: its own HTTP handling, JSON (Boost.JSON DOM) and validation.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/json.hpp>
+
+namespace sim {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  std::string method;
+  std::string target;  // as sent: path and optional query
+  Headers headers;
+  std::string body;
+  // First header with this name (case-insensitive), or nullptr.
+  const std::string* header(const std::string& name) const;
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;  // without Content-Length / Transfer-Encoding / Connection (the server adds them)
+  std::string body;
+};
+
+struct Options {
+  std::string username, password;  // both empty: no authentication
+  int rate_limit = 0;               // requests per second on Klarna's paths; 0 = off
+  int port = 0;                     // the bound port, for Location headers
+  std::int64_t clock_start = 0;     // Unix seconds the sim clock starts at; 0 = now
+};
+
+// Lower-case copy (ASCII).
+std::string lower(std::string s);
+// Unix seconds -> "YYYY-MM-DDTHH:MM:SSZ".
+std::string iso8601(std::int64_t t);
+// "YYYY-MM-DDTHH:MM:SS[.fff][Z|+HH:MM]" -> Unix seconds; false if malformed.
+bool parse_iso8601(const std::string& s, std::int64_t& out);
+// A random UUID version 4, lower-case.
+std::string uuid4();
+
+// Validation against the 2024 spec's CaptureObject / UpdateShippingInfo. Returns an empty string
+// when valid, else a message naming the field path ("order_lines[2].quantity_unit: ...").
+std::string validate_capture(const boost::json::value& body);
+std::string validate_update_shipping_info(const boost::json::value& body);
+
+struct Capture {
+  std::string capture_id;
+  std::string klarna_reference;
+  std::int64_t captured_amount = 0;
+  std::string captured_at;
+  boost::json::value description;  // string or null (absent)
+  boost::json::value reference;
+  boost::json::array order_lines;
+  boost::json::array shipping_info;
+  int send_outs = 0;
+};
+
+struct Order {
+  std::string order_id;
+  std::int64_t order_amount = 0;
+  std::int64_t captured_amount = 0;
+  std::string purchase_currency;
+  std::string status = "AUTHORIZED";
+  std::string fraud_status = "ACCEPTED";
+  std::string expires_at;
+  std::int64_t expires_epoch = 0;
+  std::string created_at;
+  std::string klarna_reference;
+  boost::json::object extra;  // optional seed fields echoed in GET order (purchase_country, ...)
+  std::vector<Capture> captures;
+};
+
+class Sim {
+ public:
+  explicit Sim(Options o);
+  // Adds an order from its JSON description (seed file entry or POST /_sim/orders body).
+  // Returns an empty string on success, else why not.
+  std::string add_order(const boost::json::value& v, bool& duplicate);
+  Response handle(const Request& req);
+  std::int64_t now() const;  // the sim clock, Unix seconds
+
+ private:
+  Response route(const Request& req, const std::string& correlation_id);
+  Response post_capture(Order& o, const boost::json::value& body, const std::string& cid);
+  Response with_idempotency(const std::string& key, const Request& req, const std::string& cid);
+
+  boost::json::object capture_json(const Capture& c, bool with_sim_fields) const;
+  boost::json::object order_json(const Order& o, bool with_sim_fields) const;
+  std::string effective_status(const Order& o) const;
+
+  Options opt_;
+  mutable std::mutex mu_;  // orders, clock, counters
+  std::map<std::string, Order> orders_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::int64_t clock_base_ = 0;
+  std::atomic<std::int64_t> clock_offset_{0};  // read without mu_ by the idempotency check
+  std::int64_t applied_posts_ = 0;
+  std::int64_t requests_ = 0;
+
+  struct KeyEntry {
+    std::mutex mu;                  // held while the first request is applied
+    std::atomic<bool> done{false};  // read without mu (expiry check under keys_mu_)
+    std::int64_t first_seen = 0;
+    Response response;
+  };
+  std::mutex keys_mu_;
+  std::map<std::string, std::shared_ptr<KeyEntry>> keys_;
+
+  std::mutex rate_mu_;
+  std::int64_t rate_second_ = -1;
+  int rate_count_ = 0;
+};
+
+// Error body {"error_code","error_messages":[msg],"correlation_id"} with Content-Type.
+Response error_response(int status, const std::string& code, const std::string& message,
+                        const std::string& correlation_id);
+
+}  // namespace sim
