@@ -67,6 +67,30 @@ enum class errc : int {
   // Platform services kom calls (mbedTLS).
   random_source_failed = 400,  ///< the caller's random callback returned an error; detail = its code
   crypto_failed = 401,         ///< an mbedTLS hash or encoding call failed; detail = its code
+
+  // The connection (kom/transport.hpp). detail = the platform's code (errno, lwIP err_t) when known.
+  resolve_failed = 500,        ///< the host name did not resolve
+  connect_failed = 501,        ///< the connection was refused or could not be made
+  timed_out = 502,             ///< connect, send or receive saw no progress within its timeout
+  connection_closed = 503,     ///< the peer closed or reset the connection
+  io_failed = 504,             ///< any other send or receive failure
+  invalid_transport = 505,     ///< a transport without send or receive
+
+  // TLS (kom/tls.hpp). Certificate errors: detail = mbedTLS's verification flags.
+  tls_certificate_untrusted = 520,  ///< the chain does not lead to a configured CA (or is self-signed)
+  tls_hostname_mismatch = 521,      ///< the certificate is not for the host name asked for
+  tls_certificate_expired = 522,    ///< a certificate in the chain has expired
+  tls_certificate_not_yet_valid = 523,  ///< a certificate in the chain is not valid yet
+  tls_certificate_invalid = 524,    ///< any other verification failure (revoked, bad key usage, ...)
+  tls_handshake_failed = 525,       ///< no common version or cipher suite, not TLS at all; detail = mbedTLS code
+  tls_setup_failed = 526,           ///< bad CA data, host name, or an mbedTLS setup call failed; detail = mbedTLS code
+  tls_failed = 527,                 ///< a TLS record error after the handshake; detail = mbedTLS code
+
+  // The client (kom/client.hpp).
+  http_error = 600,            ///< Klarna answered 4xx or 5xx: status, error_code and messages are in the outcome; detail = status
+  unexpected_status = 601,     ///< an HTTP status the operation does not define (e.g. 200 to a capture); detail = status
+  missing_capture_id = 602,    ///< a 201 to a capture without Capture-Id or Location
+  invalid_client_setup = 603,  ///< no clock, sleep or random hook where one is needed
 };
 
 /// The rule an error code stands for, without its number: "longer than N characters" reads
@@ -111,6 +135,24 @@ constexpr std::string_view rule_text(errc e) noexcept {
     case errc::json_number_out_of_range: return "integer out of range";
     case errc::random_source_failed: return "random source failed";
     case errc::crypto_failed: return "mbedTLS call failed";
+    case errc::resolve_failed: return "host name did not resolve";
+    case errc::connect_failed: return "connection failed";
+    case errc::timed_out: return "timed out";
+    case errc::connection_closed: return "connection closed by the peer";
+    case errc::io_failed: return "send or receive failed";
+    case errc::invalid_transport: return "transport without send or receive";
+    case errc::tls_certificate_untrusted: return "server certificate not trusted";
+    case errc::tls_hostname_mismatch: return "server certificate is for another host name";
+    case errc::tls_certificate_expired: return "server certificate expired";
+    case errc::tls_certificate_not_yet_valid: return "server certificate not yet valid";
+    case errc::tls_certificate_invalid: return "server certificate invalid";
+    case errc::tls_handshake_failed: return "TLS handshake failed";
+    case errc::tls_setup_failed: return "TLS setup failed";
+    case errc::tls_failed: return "TLS error";
+    case errc::http_error: return "Klarna answered with an error";
+    case errc::unexpected_status: return "unexpected HTTP status";
+    case errc::missing_capture_id: return "capture created but no Capture-Id or Location";
+    case errc::invalid_client_setup: return "client hook missing";
   }
   return "unknown error";
 }

@@ -14,11 +14,9 @@
 #include <string_view>
 #include <type_traits>
 
-#include <mbedtls/base64.h>
-#include <mbedtls/platform_util.h>
-
 #include "kom/buffer_writer.hpp"
 #include "kom/config.hpp"
+#include "kom/detail/crypto.hpp"
 #include "kom/endpoint.hpp"
 #include "kom/error.hpp"
 #include "kom/json_body.hpp"
@@ -134,9 +132,11 @@ inline error check_config(const request_config& c) noexcept {
   return {};
 }
 
-// base64(username ":" password) with mbedTLS's encoder, three bytes at a time so the
-// joined secret never sits in a temporary buffer of its own.
-inline error append_basic_credentials(buffer_writer& out, std::string_view user, std::string_view password) noexcept {
+// base64(username ":" password) with the backend's encoder (kom/detail/crypto.hpp), three
+// bytes at a time so the joined secret never sits in a temporary buffer of its own. `encode`
+// is there for the tests, which run both encoders.
+inline error append_basic_credentials(buffer_writer& out, std::string_view user, std::string_view password,
+                                      base64_encoder encode = &base64_encode) noexcept {
   const std::size_t total = user.size() + 1 + password.size();
   const auto byte_at = [&](std::size_t i) -> unsigned char {
     if (i < user.size()) return static_cast<unsigned char>(user[i]);
@@ -144,17 +144,17 @@ inline error append_basic_credentials(buffer_writer& out, std::string_view user,
     return static_cast<unsigned char>(password[i - user.size() - 1]);
   };
   unsigned char group[3];
-  unsigned char encoded[5];  // four characters and mbedTLS's NUL
+  unsigned char encoded[5];  // four characters and the encoder's NUL
   int rc = 0;
   for (std::size_t i = 0; i < total && rc == 0; i += 3) {
     const std::size_t n = total - i < 3 ? total - i : 3;
     for (std::size_t k = 0; k < n; ++k) group[k] = byte_at(i + k);
     std::size_t written = 0;
-    rc = mbedtls_base64_encode(encoded, sizeof encoded, &written, group, n);
+    rc = encode(encoded, sizeof encoded, &written, group, n);
     if (rc == 0) out.append(reinterpret_cast<const char*>(encoded), written);
   }
-  mbedtls_platform_zeroize(group, sizeof group);
-  mbedtls_platform_zeroize(encoded, sizeof encoded);
+  zeroize(group, sizeof group);
+  zeroize(encoded, sizeof encoded);
   if (rc != 0) return error(errc::crypto_failed, rc);
   return {};
 }
@@ -198,7 +198,7 @@ template <class Body>
 result<std::size_t> write_request(buffer_writer& out, const request_config& config, operation op,
                                   std::string_view order_id, std::string_view capture_id,
                                   std::string_view idempotency_key, const Body& body,
-                                  const validation_options& options) noexcept {
+                                  const validation_options& options, bool keyless_post = false) noexcept {
   const request_line line = line_of(op, order_id, capture_id);
   const bool post = line.method == "POST";
   const bool has_capture_id = op == operation::get_capture || op == operation::append_shipping_info ||
@@ -207,7 +207,8 @@ result<std::size_t> write_request(buffer_writer& out, const request_config& conf
   if (has_capture_id) {
     if (auto e = check_path_id("capture_id", capture_id); !e.ok()) return e;
   }
-  if (post) {
+  // Every public builder requires a key; only the client's explicit keyless mode sends none.
+  if (post && !keyless_post) {
     if (auto e = check_header_value("idempotency_key", idempotency_key, true, true); !e.ok()) return e;
   }
   if (auto e = check_config(config); !e.ok()) return e;
@@ -265,7 +266,7 @@ result<std::size_t> write_request(buffer_writer& out, const request_config& conf
     out.append("Content-Length: ");
     out.append_uint(body_size);
     out.append("\r\n");
-    append_header(out, "Klarna-Idempotency-Key", idempotency_key);
+    if (!keyless_post) append_header(out, "Klarna-Idempotency-Key", idempotency_key);
   }
   out.append("Connection: keep-alive\r\n\r\n");
   if constexpr (has_body) {
@@ -274,7 +275,7 @@ result<std::size_t> write_request(buffer_writer& out, const request_config& conf
   }
   if (out.overflow()) {
     // Part of the credentials may be in the buffer: a request that is not sent leaves none.
-    if (out.written() > start) mbedtls_platform_zeroize(out.data() + start, out.written() - start);
+    if (out.written() > start) zeroize(out.data() + start, out.written() - start);
     return error(errc::buffer_too_small, static_cast<std::int64_t>(out.size()));
   }
   return out.size() - start;
@@ -330,10 +331,11 @@ inline result<std::size_t> write_get_order_request(buffer_writer& out, const req
   return detail::write_request(out, config, operation::get_order, order_id, {}, {}, detail::no_body{}, {});
 }
 
-/// Wipes a buffer that held a request (its Authorization header) once it is sent, with
-/// mbedtls_platform_zeroize so the compiler cannot drop the stores.
+/// Wipes a buffer that held a request (its Authorization header) once it is sent, in a way
+/// the compiler cannot drop (mbedtls_platform_zeroize, or stores through a volatile pointer
+/// without mbedTLS: kom/detail/crypto.hpp).
 inline void wipe_request(char* data, std::size_t size) noexcept {
-  if (data != nullptr && size != 0) mbedtls_platform_zeroize(data, size);
+  if (data != nullptr && size != 0) detail::zeroize(data, size);
 }
 
 template <std::size_t N>

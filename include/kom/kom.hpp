@@ -1,6 +1,7 @@
 // kom/kom.hpp: all of kom. Header-only; include what you use or this.
-// Needs Boost (1.81+, headers only) and mbedTLS headers; link mbedcrypto, and include
-// kom/src.hpp in one .cpp of the program for the response readers.
+// Needs Boost (1.81+, headers only) for the response readers: include kom/src.hpp in one
+// .cpp of the program. mbedTLS is used when its headers are found (link mbedcrypto), and is
+// optional otherwise: see kom/detail/crypto.hpp.
 #ifndef KOM_KOM_HPP
 #define KOM_KOM_HPP
 

@@ -5,6 +5,10 @@
 // version 5 (SHA-1, RFC 9562) from a namespace and a name. A terminal that derives each
 // key as v5 of its terminal id and local transaction number gets the same key for the same
 // sale after a reboot, without storing it. Nothing here allocates.
+//
+// uuid_v5, sale_idempotency_key and ctr_drbg_source need mbedTLS (SHA-1, CTR-DRBG) and exist
+// only when KOM_USE_MBEDTLS is 1 (kom/detail/crypto.hpp); uuid_v4 with the caller's random
+// source, uuid_text and parse_uuid are always there.
 #ifndef KOM_UUID_HPP
 #define KOM_UUID_HPP
 
@@ -12,12 +16,16 @@
 #include <cstdint>
 #include <string_view>
 
+#include "kom/buffer_writer.hpp"
+#include "kom/detail/crypto.hpp"
+#include "kom/error.hpp"
+
+#if KOM_USE_MBEDTLS
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 
-#include "kom/buffer_writer.hpp"
 #include "kom/detail/mbedtls_compat.hpp"
-#include "kom/error.hpp"
+#endif
 
 namespace kom {
 
@@ -111,6 +119,12 @@ inline result<uuid> uuid_v4(random_callback random, void* context) noexcept {
   return u;
 }
 
+#if KOM_USE_MBEDTLS
+// SHA-1 and the CTR-DRBG come from mbedTLS; kom carries no implementation of its own (a
+// hand-rolled DRBG is not something to trust keys to). Without mbedTLS these are compiled out:
+// take keys from uuid_v4 with the platform's random source (a hardware RNG), or derive
+// them with the platform's SHA-1.
+
 /// A version 5 (SHA-1) UUID of `name` in namespace `ns`. Errors: crypto_failed.
 inline result<uuid> uuid_v5(const uuid& ns, std::string_view name) noexcept {
   unsigned char digest[20];
@@ -176,6 +190,7 @@ class ctr_drbg_source {
   mbedtls_entropy_context entropy_;
   mbedtls_ctr_drbg_context drbg_;
 };
+#endif  // KOM_USE_MBEDTLS
 
 }  // namespace kom
 

@@ -508,6 +508,8 @@ Response Sim::route(const Request& req, const std::string& cid) {
       s["now_epoch"] = now();
       s["applied_posts"] = applied_posts_;
       s["requests"] = requests_;
+      s["handshakes_full"] = handshakes_full_.load();
+      s["handshakes_resumed"] = handshakes_resumed_.load();
       json::array os;
       for (const auto& kv : orders_) os.emplace_back(order_json(kv.second, true));
       s["orders"] = std::move(os);
@@ -566,7 +568,7 @@ Response Sim::route(const Request& req, const std::string& cid) {
     lock.unlock();  // parse and validate without the state lock
     json::value v;
     if (!parse_body(v)) return error_response(400, "BAD_REQUEST", "Body is not valid JSON.", cid);
-    std::string e = validate_capture(v);
+    std::string e = validate_capture(v, opt_.max_captured_amount);
     if (!e.empty()) return error_response(422, "UNPROCESSABLE_ENTITY", e, cid);
     lock.lock();
     return post_capture(orders_.at(order_id), v, cid);

@@ -30,7 +30,12 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_cache.h>
 #include <mbedtls/x509_crt.h>
+
+#ifndef MBEDTLS_PRIVATE  // mbedTLS 3.x hides struct fields behind this macro
+#define MBEDTLS_PRIVATE(member) member
+#endif
 
 namespace {
 
@@ -57,13 +62,64 @@ void usage() {
   std::fprintf(stderr,
                "usage: kom-sim --cert FILE --key FILE --orders FILE [--port N]\n"
                "               [--username U --password P] [--chunked] [--rate-limit N]\n"
-               "               [--read-timeout-ms N] [--clock-start UNIX_SECONDS]\n");
+               "               [--read-timeout-ms N] [--clock-start UNIX_SECONDS]\n"
+               "               [--max-captured-amount N]\n");
 }
 
 std::string tls_error(int rc) {
   char buf[200];
   mbedtls_strerror(rc, buf, sizeof buf);
   return buf;
+}
+
+// ---- session resumption ------------------------------------------------------------------
+//
+// Sessions are kept in mbedTLS's session cache (resumption by session id, TLS 1.2). The
+// cache has a mutex of its own only with MBEDTLS_THREADING_C (Debian's build has it); the
+// wrappers below take the sim's own mutex as well, so a build without it is safe too. They
+// also note, for the handshake running on this thread, the master secret of the session
+// the cache found: the handshake was resumed when it ends with that same master secret (a
+// cache hit whose cipher suite does not fit the new hello falls back to a full handshake).
+
+std::mutex g_cache_mu;
+thread_local bool t_cache_hit = false;
+thread_local unsigned char t_cache_master[48];
+
+void note_cache_hit(const mbedtls_ssl_session* session) {
+  static_assert(sizeof session->MBEDTLS_PRIVATE(master) == sizeof t_cache_master, "master secret size");
+  t_cache_hit = true;
+  std::memcpy(t_cache_master, session->MBEDTLS_PRIVATE(master), sizeof t_cache_master);
+}
+
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+int cache_get(void* cache, unsigned char const* id, size_t id_len, mbedtls_ssl_session* session) {
+  std::lock_guard<std::mutex> lock(g_cache_mu);
+  int rc = mbedtls_ssl_cache_get(cache, id, id_len, session);
+  if (rc == 0) note_cache_hit(session);
+  return rc;
+}
+int cache_set(void* cache, unsigned char const* id, size_t id_len, const mbedtls_ssl_session* session) {
+  std::lock_guard<std::mutex> lock(g_cache_mu);
+  return mbedtls_ssl_cache_set(cache, id, id_len, session);
+}
+#else
+int cache_get(void* cache, mbedtls_ssl_session* session) {
+  std::lock_guard<std::mutex> lock(g_cache_mu);
+  int rc = mbedtls_ssl_cache_get(cache, session);
+  if (rc == 0) note_cache_hit(session);
+  return rc;
+}
+int cache_set(void* cache, const mbedtls_ssl_session* session) {
+  std::lock_guard<std::mutex> lock(g_cache_mu);
+  return mbedtls_ssl_cache_set(cache, session);
+}
+#endif
+
+// Whether the handshake just completed on this thread resumed a cached session.
+bool handshake_resumed(const mbedtls_ssl_context& ssl) {
+  const mbedtls_ssl_session* s = ssl.MBEDTLS_PRIVATE(session);
+  return t_cache_hit && s != nullptr &&
+         std::memcmp(s->MBEDTLS_PRIVATE(master), t_cache_master, sizeof t_cache_master) == 0;
 }
 
 // ---- one connection -----------------------------------------------------------------------
@@ -250,6 +306,7 @@ class Server {
     mbedtls_pk_init(&pkey_);
     mbedtls_entropy_init(&entropy_);
     mbedtls_ctr_drbg_init(&drbg_);
+    mbedtls_ssl_cache_init(&cache_);
     int rc = mbedtls_ctr_drbg_seed(&drbg_, mbedtls_entropy_func, &entropy_,
                                    reinterpret_cast<const unsigned char*>("kom-sim"), 7);
     if (rc == 0) rc = mbedtls_x509_crt_parse_file(&cert_, cfg_.cert.c_str());
@@ -268,6 +325,7 @@ class Server {
       mbedtls_ssl_conf_rng(&conf_, mbedtls_ctr_drbg_random, &drbg_);
       mbedtls_ssl_conf_min_version(&conf_, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
       mbedtls_ssl_conf_read_timeout(&conf_, static_cast<uint32_t>(cfg_.read_timeout_ms));
+      mbedtls_ssl_conf_session_cache(&conf_, &cache_, cache_get, cache_set);
       rc = mbedtls_ssl_conf_own_cert(&conf_, &cert_, &pkey_);
     }
     if (rc != 0) {
@@ -279,6 +337,7 @@ class Server {
 
   ~Server() {
     mbedtls_ssl_config_free(&conf_);
+    mbedtls_ssl_cache_free(&cache_);
     mbedtls_x509_crt_free(&cert_);
     mbedtls_pk_free(&pkey_);
     mbedtls_ctr_drbg_free(&drbg_);
@@ -358,10 +417,12 @@ class Server {
     if (mbedtls_ssl_setup(&c.ssl, &conf_) == 0) {
       mbedtls_ssl_set_bio(&c.ssl, &c, send_cb, nullptr, recv_timeout);
       int rc;
+      t_cache_hit = false;
       do {
         rc = mbedtls_ssl_handshake(&c.ssl);
       } while (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE);
       if (rc == 0) {
+        sim_->count_handshake(handshake_resumed(c.ssl));
         http_loop(c);
         mbedtls_ssl_close_notify(&c.ssl);
       }
@@ -440,6 +501,7 @@ class Server {
   int lfd_ = -1;
   std::list<std::unique_ptr<Worker>> workers_;
   mbedtls_ssl_config conf_;
+  mbedtls_ssl_cache_context cache_;
   mbedtls_x509_crt cert_;
   mbedtls_pk_context pkey_;
   mbedtls_entropy_context entropy_;
@@ -475,6 +537,7 @@ int main(int argc, char** argv) {
     else if (a == "--chunked") cfg.chunked = true;
     else if (a == "--port" && parse_int(value(), 0, 65535, n)) cfg.port = static_cast<int>(n);
     else if (a == "--rate-limit" && parse_int(value(), 0, 1000000, n)) cfg.options.rate_limit = static_cast<int>(n);
+    else if (a == "--max-captured-amount" && parse_int(value(), 1, 200000000, n)) cfg.options.max_captured_amount = n;
     else if (a == "--read-timeout-ms" && parse_int(value(), 1, 3600000, n)) cfg.read_timeout_ms = static_cast<int>(n);
     else if (a == "--clock-start" && parse_int(value(), 1, 253402300799LL, n)) cfg.options.clock_start = n;
     else if (a == "--help" || a == "-h") {

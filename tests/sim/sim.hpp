@@ -38,6 +38,7 @@ struct Options {
   int rate_limit = 0;               // requests per second on Klarna's paths; 0 = off
   int port = 0;                     // the bound port, for Location headers
   std::int64_t clock_start = 0;     // Unix seconds the sim clock starts at; 0 = now
+  std::int64_t max_captured_amount = 200000000;  // the 2024 limit; the 2020 API had 100000000
 };
 
 // Lower-case copy (ASCII).
@@ -51,7 +52,7 @@ std::string uuid4();
 
 // Validation against the 2024 spec's CaptureObject / UpdateShippingInfo. Returns an empty string
 // when valid, else a message naming the field path ("order_lines[2].quantity_unit: ...").
-std::string validate_capture(const boost::json::value& body);
+std::string validate_capture(const boost::json::value& body, std::int64_t max_captured_amount = 200000000);
 std::string validate_update_shipping_info(const boost::json::value& body);
 
 struct Capture {
@@ -89,6 +90,8 @@ class Sim {
   std::string add_order(const boost::json::value& v, bool& duplicate);
   Response handle(const Request& req);
   std::int64_t now() const;  // the sim clock, Unix seconds
+  // Counts a completed TLS handshake (for /_sim/state).
+  void count_handshake(bool resumed) { ++(resumed ? handshakes_resumed_ : handshakes_full_); }
 
  private:
   Response route(const Request& req, const std::string& correlation_id);
@@ -107,6 +110,8 @@ class Sim {
   std::atomic<std::int64_t> clock_offset_{0};  // read without mu_ by the idempotency check
   std::int64_t applied_posts_ = 0;
   std::int64_t requests_ = 0;
+  std::atomic<std::int64_t> handshakes_full_{0};
+  std::atomic<std::int64_t> handshakes_resumed_{0};
 
   struct KeyEntry {
     std::mutex mu;                  // held while the first request is applied

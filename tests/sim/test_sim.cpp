@@ -15,9 +15,10 @@ namespace json = boost::json;
 
 namespace {
 
-// The shared sim for most tests: credentials u:p, a short read timeout.
+// The shared sim for most tests: credentials u:p, the default read timeout (10 s), long
+// enough for a dozen handshakes under sanitizers on a busy machine.
 SimProcess& main_sim() {
-  static SimProcess sim({"--username", "u", "--password", "p", "--read-timeout-ms", "1500"});
+  static SimProcess sim({"--username", "u", "--password", "p"});
   return sim;
 }
 
@@ -109,6 +110,83 @@ TEST_CASE("make-certs is idempotent") {
   CHECK(read("ca.crt") == ca);
   CHECK(read("server.key") == key);
   CHECK(std::system((std::string("bash '") + KOM_SIM_MAKE_CERTS + "' 2>/dev/null").c_str()) != 0);
+}
+
+TEST_CASE("make-bad-certs makes certificates a client must refuse, idempotently") {
+  const std::string& d = bad_certs_dir();
+  auto read = [&](const std::string& f) {
+    std::string out;
+    FILE* fp = std::fopen((d + "/" + f).c_str(), "rb");
+    REQUIRE_MESSAGE(fp != nullptr, f);
+    char b[4096];
+    std::size_t n;
+    while ((n = std::fread(b, 1, sizeof b, fp)) > 0) out.append(b, n);
+    std::fclose(fp);
+    return out;
+  };
+  const char* names[] = {"other-host", "expired", "not-yet-valid", "self-signed", "untrusted-ca", "untrusted-server"};
+  std::vector<std::string> before;
+  for (const char* n : names) {
+    CAPTURE(n);
+    before.push_back(read(std::string(n) + ".crt"));
+    CHECK(before.back().find("BEGIN CERTIFICATE") != std::string::npos);
+    CHECK(read(std::string(n) + ".key").find("PRIVATE KEY") != std::string::npos);
+  }
+  CHECK(std::system((std::string("bash '") + KOM_SIM_MAKE_BAD_CERTS + "' '" + d + "'").c_str()) == 0);
+  for (std::size_t i = 0; i < before.size(); ++i) CHECK(read(std::string(names[i]) + ".crt") == before[i]);
+  // kom-sim serves one, and the test client (test CA, name localhost) refuses it.
+  SimProcess expired({"--cert", d + "/expired.crt", "--key", d + "/expired.key"});
+  CHECK_THROWS_AS(TlsClient(expired.port()), std::runtime_error);
+}
+
+TEST_CASE("TLS sessions resume from the session cache; /_sim/state counts handshakes") {
+  SimProcess s({});
+  using counts = std::pair<std::int64_t, std::int64_t>;  // full, resumed
+  auto handshakes = [](TlsClient& c) {
+    auto st = c.request(http("GET", "/_sim/state", {}, {}, false)).json();
+    return counts(st.at("handshakes_full").as_int64(), st.at("handshakes_resumed").as_int64());
+  };
+  TlsSession session;
+  {
+    TlsClient a(s.port());
+    CHECK(handshakes(a) == counts(1, 0));
+    CHECK(handshakes(a) == counts(1, 0));  // more requests on one connection: no new handshake
+    a.save_session(session);
+  }
+  {
+    TlsClient b(s.port(), 5000, &session);
+    CHECK(handshakes(b) == counts(1, 1));
+  }
+  {
+    TlsClient c(s.port());
+    CHECK(handshakes(c) == counts(2, 1));
+  }
+  {
+    TlsClient again(s.port(), 5000, &session);  // a cached session resumes more than once
+    CHECK(handshakes(again) == counts(2, 2));
+  }
+  {
+    // A session this sim never issued (another kom-sim's) is not in its cache: a full handshake.
+    SimProcess other({});
+    TlsSession foreign;
+    {
+      TlsClient o(other.port());
+      o.save_session(foreign);
+    }
+    TlsClient d(s.port(), 5000, &foreign);
+    CHECK(handshakes(d) == counts(3, 2));
+  }
+  // A handshake that fails (a TCP client that never speaks TLS) is not counted.
+  int fd = TlsClient::connect_loopback(s.port());
+  CHECK(::send(fd, "GET / HTTP/1.1\r\n\r\n", 18, MSG_NOSIGNAL) == 18);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[256];
+  while (::recv(fd, buf, sizeof buf, 0) > 0) {
+  }  // an alert perhaps, then the sim closes
+  ::close(fd);
+  TlsClient e(s.port());
+  CHECK(handshakes(e) == counts(4, 2));
 }
 
 TEST_CASE("GET order: the documented fields, and 404 NO_SUCH_ORDER") {
@@ -700,31 +778,32 @@ TEST_CASE("Heads and bodies over 1 MB give 413 REQUEST_TOO_LARGE") {
 
 TEST_CASE("A stalled client is timed out") {
   using clock = std::chrono::steady_clock;
+  SimProcess sim({"--read-timeout-ms", "1500"});
   {
-    TlsClient c(main_sim().port(), 6000);
+    TlsClient c(sim.port(), 20000);
     c.write("GET / HTTP/1.1\r\nHost: loc");  // and then nothing
     auto t0 = clock::now();
     CHECK(c.closed_by_peer());
     auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t0).count();
     CHECK(waited >= 1000);
-    CHECK(waited < 5000);
+    CHECK(waited < 15000);  // timed out by the sim, not by the client's 20 s
   }
   {
     // A TCP client that never starts TLS.
-    int fd = TlsClient::connect_loopback(main_sim().port());
+    int fd = TlsClient::connect_loopback(sim.port());
     pollfd p{fd, POLLIN, 0};
     auto t0 = clock::now();
-    REQUIRE(::poll(&p, 1, 6000) == 1);
+    REQUIRE(::poll(&p, 1, 20000) == 1);
     char ch;
     CHECK(::recv(fd, &ch, 1, 0) <= 0);
     auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t0).count();
-    CHECK(waited < 5000);
+    CHECK(waited < 15000);  // timed out by the sim, not by the client's 20 s
     ::close(fd);
   }
   {
     // An idle keep-alive connection is closed as well.
-    TlsClient c(main_sim().port(), 6000);
-    CHECK(c.request(http("GET", order_path("f3392f8b-6116-4073-ab96-e330819e2c07"))).status == 200);
+    TlsClient c(sim.port(), 20000);
+    CHECK(c.request(http("GET", order_path("f3392f8b-6116-4073-ab96-e330819e2c07"), {}, {}, false)).status == 200);
     CHECK(c.closed_by_peer());
   }
 }
@@ -793,4 +872,13 @@ TEST_CASE("SIGTERM stops kom-sim cleanly, also with open connections") {
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+}
+
+TEST_CASE("--max-captured-amount lowers the captured_amount limit (422 above it)") {
+  SimProcess low({"--max-captured-amount", "100000000"});
+  const std::string o = order_path("f3392f8b-6116-4073-ab96-e330819e2c07");
+  TlsClient c(low.port());
+  check_error(c.request(http("POST", o + "/captures", R"({"captured_amount":100000001})", {}, false)), 422,
+              "UNPROCESSABLE_ENTITY", "captured_amount");
+  CHECK(c.request(http("POST", o + "/captures", R"({"captured_amount":100})", {}, false)).status == 201);
 }

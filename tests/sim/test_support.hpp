@@ -3,6 +3,7 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -49,14 +50,43 @@ inline const std::string& certs_dir() {
       if (std::system(cmd.c_str()) != 0) throw std::runtime_error("make-certs failed");
     }
     ~Dir() {
-      for (const char* f : {"ca.crt", "ca.key", "server.crt", "server.key"})
-        ::unlink((path + "/" + f).c_str());
+      // Every file in it: make-certs' four, and make-bad-certs' when they were made.
+      if (DIR* d = ::opendir(path.c_str())) {
+        while (dirent* e = ::readdir(d)) {
+          std::string name = e->d_name;
+          if (name != "." && name != "..") ::unlink((path + "/" + name).c_str());
+        }
+        ::closedir(d);
+      }
       ::rmdir(path.c_str());
     }
   };
   static const Dir dir;
   return dir.path;
 }
+
+#ifdef KOM_SIM_MAKE_BAD_CERTS
+// certs_dir() with make-bad-certs' certificates added (made once per process): NAME.crt and
+// NAME.key for other-host, expired, not-yet-valid, self-signed, untrusted-ca, untrusted-server.
+inline const std::string& bad_certs_dir() {
+  static const bool made = [] {
+    std::string cmd = std::string("bash '") + KOM_SIM_MAKE_BAD_CERTS + "' '" + certs_dir() + "'";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("make-bad-certs failed");
+    return true;
+  }();
+  (void)made;
+  return certs_dir();
+}
+#endif
+
+// A TLS session kept by one TlsClient for another to offer (resumption).
+struct TlsSession {
+  mbedtls_ssl_session session;
+  TlsSession() { mbedtls_ssl_session_init(&session); }
+  ~TlsSession() { mbedtls_ssl_session_free(&session); }
+  TlsSession(const TlsSession&) = delete;
+  TlsSession& operator=(const TlsSession&) = delete;
+};
 
 // A running kom-sim; stopped with SIGTERM by stop() or the destructor.
 class SimProcess {
@@ -136,15 +166,30 @@ struct HttpResponse {
   boost::json::value json() const { return boost::json::parse(body); }
 };
 
-// Minimal HTTPS/1.1 client for the tests.
+// Minimal HTTPS/1.1 client for the tests. Given a session (from save_session of an earlier
+// client), it offers it for resumption.
 class TlsClient {
  public:
-  explicit TlsClient(int port, int timeout_ms = 5000) : timeout_ms_(timeout_ms) {
+  explicit TlsClient(int port, int timeout_ms = 5000, const TlsSession* resume = nullptr)
+      : timeout_ms_(timeout_ms) {
     mbedtls_ssl_init(&ssl_);
     mbedtls_ssl_config_init(&conf_);
     mbedtls_x509_crt_init(&ca_);
     mbedtls_entropy_init(&entropy_);
     mbedtls_ctr_drbg_init(&drbg_);
+    try {
+      start(port, resume);
+    } catch (...) {
+      release();  // no destructor runs for an object whose constructor threw
+      throw;
+    }
+  }
+  TlsClient(const TlsClient&) = delete;
+  TlsClient& operator=(const TlsClient&) = delete;
+  ~TlsClient() { release(); }
+
+ private:
+  void start(int port, const TlsSession* resume) {
     check(mbedtls_ctr_drbg_seed(&drbg_, mbedtls_entropy_func, &entropy_, nullptr, 0), "seed");
     check(mbedtls_x509_crt_parse_file(&ca_, (certs_dir() + "/ca.crt").c_str()), "CA");
     check(mbedtls_ssl_config_defaults(&conf_, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
@@ -153,9 +198,10 @@ class TlsClient {
     mbedtls_ssl_conf_authmode(&conf_, MBEDTLS_SSL_VERIFY_REQUIRED);
     mbedtls_ssl_conf_ca_chain(&conf_, &ca_, nullptr);
     mbedtls_ssl_conf_rng(&conf_, mbedtls_ctr_drbg_random, &drbg_);
-    mbedtls_ssl_conf_read_timeout(&conf_, static_cast<uint32_t>(timeout_ms));
+    mbedtls_ssl_conf_read_timeout(&conf_, static_cast<uint32_t>(timeout_ms_));
     check(mbedtls_ssl_setup(&ssl_, &conf_), "setup");
     check(mbedtls_ssl_set_hostname(&ssl_, "localhost"), "hostname");
+    if (resume != nullptr) check(mbedtls_ssl_set_session(&ssl_, &resume->session), "set session");
     fd_ = connect_loopback(port);
     mbedtls_ssl_set_bio(&ssl_, this, &TlsClient::send_cb, nullptr, &TlsClient::recv_cb);
     int rc;
@@ -165,12 +211,11 @@ class TlsClient {
     check(rc, "handshake");
     if (mbedtls_ssl_get_verify_result(&ssl_) != 0) throw std::runtime_error("certificate not verified");
   }
-  TlsClient(const TlsClient&) = delete;
-  TlsClient& operator=(const TlsClient&) = delete;
-  ~TlsClient() {
+  void release() {
     if (fd_ >= 0) {
       mbedtls_ssl_close_notify(&ssl_);
       ::close(fd_);
+      fd_ = -1;
     }
     mbedtls_ssl_free(&ssl_);
     mbedtls_ssl_config_free(&conf_);
@@ -179,6 +224,7 @@ class TlsClient {
     mbedtls_entropy_free(&entropy_);
   }
 
+ public:
   // A plain TCP connection to 127.0.0.1 (the only address the tests ever use).
   static int connect_loopback(int port) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -192,6 +238,13 @@ class TlsClient {
       throw std::runtime_error("connect failed");
     }
     return fd;
+  }
+
+  // This connection's session, for a later client to offer.
+  void save_session(TlsSession& out) {
+    mbedtls_ssl_session_free(&out.session);
+    mbedtls_ssl_session_init(&out.session);
+    check(mbedtls_ssl_get_session(&ssl_, &out.session), "get session");
   }
 
   bool write(const std::string& s) {

@@ -222,14 +222,14 @@ std::string check_array(const json::value& v, const std::string& path, std::size
 
 }  // namespace
 
-std::string validate_capture(const json::value& body) {
+std::string validate_capture(const json::value& body, std::int64_t max_captured_amount) {
   if (auto e = check_object(body, ""); !e.empty()) return e;
   const auto& o = body.get_object();
   for (const auto& kv : o) {
     std::string key(kv.key());
     const json::value& x = kv.value();
     std::string e;
-    if (key == "captured_amount") e = check_integer(x, key, 1, max_amount);
+    if (key == "captured_amount") e = check_integer(x, key, 1, max_captured_amount);
     else if (key == "description" || key == "reference") e = check_string(x, key, 0, 255);
     else if (key == "order_lines") e = check_array(x, key, 0, 1000, check_order_line);
     else if (key == "shipping_info") e = check_array(x, key, 0, 500, check_shipping_info);

@@ -1,0 +1,649 @@
+// kom/client.hpp: the object a point-of-sale terminal calls. It captures orders, reads
+// captures and orders, appends shipping information and re-sends customer communication over
+// one kept-alive connection, and retries safely.
+//
+// Memory: one caller buffer (the work buffer) holds each request and then its response;
+// parsed results go to caller storage (kom/response_model.hpp). kom allocates nothing.
+// Time and randomness come from caller hooks, so firmware and tests control them.
+//
+// Retries (retry_policy): every attempt of one POST carries the same Klarna-Idempotency-Key,
+// so Klarna applies it once however often it is sent. Retried: connect failures, timeouts,
+// dropped connections, 429 and 5xx. Never retried: other 4xx, validation errors, a too-small
+// buffer, and a POST sent without a key. Backoff doubles from initial_backoff_ms with jitter,
+// waits at least what Retry-After or X-Ratelimit-Reset asks, and stops at max_attempts or
+// total_budget_ms.
+//
+//   kom::client c(tls.transport(), config, hooks, work);
+//   kom::reply<kom::capture_created> r = c.capture(order_id, request, {stored_key});
+//   if (r.outcome() == kom::outcome::done) save(r.value.capture_id);
+//   else if (r.outcome() == kom::outcome::retry_later) keep(stored_key);  // same key next time
+#ifndef KOM_CLIENT_HPP
+#define KOM_CLIENT_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "kom/buffer_writer.hpp"
+#include "kom/error.hpp"
+#include "kom/http_request.hpp"
+#include "kom/http_response.hpp"
+#include "kom/json_readers.hpp"
+#include "kom/model.hpp"
+#include "kom/response_model.hpp"
+#include "kom/transport.hpp"
+#include "kom/uuid.hpp"
+
+namespace kom {
+
+/// When to try again, and for how long.
+struct retry_policy {
+  std::uint32_t max_attempts = 5;           ///< attempts of one call, the first included (1: never retry)
+  std::uint32_t initial_backoff_ms = 500;   ///< wait before the second attempt; doubles each time
+  std::uint32_t max_backoff_ms = 16000;     ///< cap of one wait (a server's Retry-After may ask more)
+  std::uint32_t total_budget_ms = 60000;    ///< no attempt starts later than this after the call began
+  bool retry_gets = true;                   ///< GETs retry by the same rules
+};
+
+struct client_timeouts {
+  std::uint32_t connect_ms = 10000;         ///< TCP connect plus TLS handshake
+  std::uint32_t read_ms = 15000;            ///< longest silence while a response arrives
+  std::uint32_t response_ms = 30000;        ///< longest time for one whole response (a trickling server)
+  std::uint32_t would_block_wait_ms = 5;    ///< sleep between polls of a transport that said would_block
+};
+
+/// Everything one terminal's client is set up with.
+struct client_config {
+  request_config request;                   ///< server, credentials, User-Agent
+  retry_policy retry;
+  client_timeouts timeouts;
+  validation_options validation;            ///< for capture bodies
+};
+
+/// What the log hook receives: one record per request sent and per response or failure.
+/// It never holds credentials or headers.
+struct log_record {
+  enum class kind : std::uint8_t { request, response, failure };
+  kind what = kind::request;
+  operation op = operation::get_order;
+  std::string_view order_id;
+  std::string_view capture_id;
+  std::uint32_t attempt = 0;                ///< 1 for the first
+  std::uint32_t elapsed_ms = 0;             ///< since the call began
+  int status = 0;                           ///< response: the HTTP status
+  std::string_view correlation_id;          ///< response: Klarna-Correlation-Id
+  ::kom::error error;                       ///< failure: what went wrong
+};
+
+/// Writes a record as one line: `POST /ordermanagement/v1/orders/X/captures attempt 1 -> 201
+/// correlation_id=... 35 ms`. Allocates nothing.
+inline void write_log_line(buffer_writer& out, const log_record& r) noexcept {
+  const detail::request_line line = detail::line_of(r.op, r.order_id, r.capture_id);
+  out.append(line.method);
+  out.append(" /ordermanagement/v1/orders/");
+  out.append(line.order_id);
+  if (!line.capture_id.empty()) {
+    out.append("/captures/");
+    out.append(line.capture_id);
+  }
+  out.append(line.tail);
+  out.append(" attempt ");
+  out.append_uint(r.attempt);
+  switch (r.what) {
+    case log_record::kind::request: out.append(" sent"); break;
+    case log_record::kind::response:
+      out.append(" -> ");
+      out.append_int(r.status);
+      if (!r.correlation_id.empty()) {
+        out.append(" correlation_id=");
+        out.append(r.correlation_id);
+      }
+      break;
+    case log_record::kind::failure:
+      out.append(" failed: ");
+      r.error.write_message(out);
+      break;
+  }
+  out.put(' ');
+  out.append_uint(r.elapsed_ms);
+  out.append(" ms");
+}
+
+/// The caller's clock, sleep, randomness and log. now_ms is always needed; sleep_ms when a
+/// call may retry or a transport says would_block; random to generate idempotency keys and
+/// jitter (without it keys must be given and backoff has no jitter); log is optional.
+struct client_hooks {
+  void* context = nullptr;
+  std::uint64_t (*now_ms)(void* context) = nullptr;           ///< a monotonic clock in milliseconds
+  void (*sleep_ms)(void* context, std::uint32_t ms) = nullptr;
+  void (*log)(void* context, const log_record& record) = nullptr;
+  random_callback random = nullptr;                            ///< mbedtls_ctr_drbg_random fits
+  void* random_context = nullptr;
+};
+
+/// How a POST identifies itself to Klarna.
+struct post_options {
+  /// Sent on every attempt. Empty: the client makes a UUIDv4 (random hook) and returns it in
+  /// the reply; store it before retrying later. Use sale_idempotency_key() for keys that
+  /// survive a reboot.
+  std::string_view idempotency_key;
+  /// Send no Klarna-Idempotency-Key at all. Such a POST is tried exactly once: after a lost
+  /// answer nobody can tell whether it was applied.
+  bool without_key = false;
+};
+
+/// The answer to a capture: Capture-Id and Location (views into the work buffer).
+struct capture_created {
+  std::string_view capture_id;
+  std::string_view location;
+};
+
+/// The answer to shipping-info and trigger-send-out: 204, nothing more.
+struct no_content {};
+
+/// What a caller does next.
+enum class outcome : std::uint8_t {
+  done,         ///< the call did what was asked
+  refused,      ///< definitely not applied, and sending it again fails the same way (validation, 4xx)
+  retry_later,  ///< not applied, or not known to be: send it again later with the same key
+};
+
+/// The result of one call. Views (value's text, correlation_id, klarna's messages,
+/// idempotency_key) stay valid until the next call on the same client (and the caller's
+/// storage is not reused).
+template <class T>
+struct reply {
+  T value{};                           ///< meaningful when ok()
+  ::kom::error error;                  ///< ok, or why the call failed (http_error: see status, klarna)
+  int status = 0;                      ///< HTTP status of the last response; 0 when none arrived
+  error_body klarna;                   ///< Klarna's error body when status >= 400
+  std::string_view correlation_id;     ///< Klarna-Correlation-Id of the last response
+  std::string_view idempotency_key;    ///< the key every attempt of a POST carried
+  std::uint32_t attempts = 0;          ///< requests sent (or tried)
+  bool sent = false;                   ///< at least one request left the terminal
+
+  bool ok() const noexcept { return error.ok(); }
+
+  outcome next_step() const noexcept {
+    if (error.ok()) return outcome::done;
+    if (!sent) {
+      // Nothing reached the server: a bad request or buffer is refused, a dead link is not.
+      switch (error.code()) {
+        case errc::resolve_failed: case errc::connect_failed: case errc::timed_out:
+        case errc::connection_closed: case errc::io_failed:
+        // A certificate refused on a hotel or captive-portal network is accepted on the next.
+        case errc::tls_certificate_untrusted: case errc::tls_hostname_mismatch:
+        case errc::tls_certificate_expired: case errc::tls_certificate_not_yet_valid:
+        case errc::tls_certificate_invalid: case errc::tls_handshake_failed: case errc::tls_failed:
+          return outcome::retry_later;
+        default: return outcome::refused;
+      }
+    }
+    if (status == 429 || status >= 500) return outcome::retry_later;
+    if (status >= 400) return outcome::refused;
+    if (error.code() == errc::buffer_too_small || error.code() == errc::unexpected_status ||
+        error.code() == errc::missing_capture_id)
+      return outcome::refused;  // an answer arrived; the same request gets the same answer
+    return outcome::retry_later;  // the answer was lost: resend with the same key
+  }
+};
+
+/// Counters of one client's life.
+struct client_stats {
+  std::uint32_t connects = 0;          ///< connections opened
+  std::uint32_t requests = 0;          ///< requests sent
+  std::uint32_t retries = 0;           ///< attempts after the first
+};
+
+class client {
+ public:
+  /// `stream` must already be secure (kom::tls_stream, or the platform's TLS socket).
+  /// `work` holds one request or one response at a time: see the README for sizes.
+  client(transport stream, const client_config& config, const client_hooks& hooks, char* work,
+         std::size_t work_size) noexcept
+      : stream_(stream), config_(config), hooks_(hooks), work_(work), work_size_(work ? work_size : 0),
+        parser_(work_, work_size_) {}
+
+  template <std::size_t N>
+  client(transport stream, const client_config& config, const client_hooks& hooks, char (&work)[N]) noexcept
+      : client(stream, config, hooks, work, N) {}
+
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+  ~client() { close(); }
+
+  // ---- the operations --------------------------------------------------------------------
+  // Errors common to all: the request's validation errors (field path set, nothing sent),
+  // buffer_too_small (detail: bytes needed), the transport's and TLS errors, the HTTP
+  // parser's errors, http_error (Klarna's 4xx/5xx: status and klarna filled), the readers'
+  // JSON errors, invalid_client_setup. After retries the last attempt's failure is kept.
+
+  /// POST …/orders/{order_id}/captures. 201: the new capture's id and location.
+  reply<capture_created> capture(std::string_view order_id, const capture_request& request,
+                                 const post_options& post = {}) noexcept {
+    reply<capture_created> r;
+    if (exchange(r, operation::capture, order_id, {}, request, post, 201)) {
+      r.value.capture_id = parser_.capture_id();
+      r.value.location = parser_.location();
+      if (r.value.capture_id.empty()) r.error = ::kom::error(errc::missing_capture_id);
+    }
+    return r;
+  }
+
+  /// Captures what the order still has authorized: reads the order, then captures its
+  /// remaining_authorized_amount (optionally with a description and reference, no lines).
+  /// Errors besides the usual: below_minimum (path remaining_authorized_amount) when nothing
+  /// is left to capture or Klarna did not say.
+  reply<capture_created> capture_remaining(std::string_view order_id, const post_options& post = {},
+                                           std::string_view description = {},
+                                           std::string_view reference = {}) noexcept {
+    order_storage<0, 256> storage;  // only the amounts are needed; captures are skipped
+    read_options lenient;
+    lenient.allow_truncation = true;
+    reply<order> o = get_order(order_id, storage, lenient);
+    reply<capture_created> r;
+    if (!o.ok()) {
+      copy_failure(r, o);
+      return r;
+    }
+    const std::int64_t remaining = o.value.remaining_authorized_amount.value_or(0);
+    if (remaining <= 0) {
+      field_path path;
+      path.append("remaining_authorized_amount");
+      r.error = ::kom::error(errc::below_minimum, path, 1);
+      return r;
+    }
+    capture_request request;
+    request.captured_amount = remaining;
+    request.description = description;
+    request.reference = reference;
+    return capture(order_id, request, post);
+  }
+
+  /// GET …/orders/{order_id}/captures/{capture_id} into `storage`.
+  reply<::kom::capture> get_capture(std::string_view order_id, std::string_view capture_id, capture_storage_ref storage,
+                             const read_options& options = {}) noexcept {
+    reply<::kom::capture> r;
+    if (exchange(r, operation::get_capture, order_id, capture_id, detail::no_body{}, {}, 200))
+      r.error = read_capture(parser_.body(), r.value, storage, options);
+    return r;
+  }
+
+  /// GET …/orders/{order_id}/captures into `items[0, capacity)` and `storage`.
+  reply<capture_list> list_captures(std::string_view order_id, ::kom::capture* items, std::size_t capacity,
+                                    capture_storage_ref storage, const read_options& options = {}) noexcept {
+    reply<capture_list> r;
+    if (exchange(r, operation::list_captures, order_id, {}, detail::no_body{}, {}, 200))
+      r.error = read_captures(parser_.body(), r.value, items, capacity, storage, options);
+    return r;
+  }
+
+  template <std::size_t N>
+  reply<capture_list> list_captures(std::string_view order_id, ::kom::capture (&items)[N], capture_storage_ref storage,
+                                    const read_options& options = {}) noexcept {
+    return list_captures(order_id, items, N, storage, options);
+  }
+
+  /// POST …/captures/{capture_id}/shipping-info (1…500 entries). 204.
+  reply<no_content> append_shipping_info(std::string_view order_id, std::string_view capture_id,
+                                         const shipping_info_update& update, const post_options& post = {}) noexcept {
+    reply<no_content> r;
+    exchange(r, operation::append_shipping_info, order_id, capture_id, update, post, 204);
+    return r;
+  }
+
+  /// POST …/captures/{capture_id}/trigger-send-out: Klarna sends the customer communication
+  /// of the capture again. 204.
+  reply<no_content> trigger_send_out(std::string_view order_id, std::string_view capture_id,
+                                     const post_options& post = {}) noexcept {
+    reply<no_content> r;
+    exchange(r, operation::trigger_send_out, order_id, capture_id, detail::no_body{}, post, 204);
+    return r;
+  }
+
+  /// GET …/orders/{order_id} into `storage`.
+  reply<order> get_order(std::string_view order_id, order_storage_ref storage, const read_options& options = {}) noexcept {
+    reply<order> r;
+    if (exchange(r, operation::get_order, order_id, {}, detail::no_body{}, {}, 200))
+      r.error = read_order(parser_.body(), r.value, storage, options);
+    return r;
+  }
+
+  // ---- the rest ----------------------------------------------------------------------------
+
+  /// A new random idempotency key from the random hook, to store before the first attempt.
+  result<uuid_text> new_idempotency_key() noexcept {
+    const result<uuid> u = uuid_v4(hooks_.random, hooks_.random_context);
+    if (!u) return u.error();
+    return uuid_text(*u);
+  }
+
+  /// Closes the connection (the next call opens a new one). Safe when closed.
+  void close() noexcept {
+    if (connected_ && stream_.close != nullptr) stream_.close(stream_.context);
+    connected_ = false;
+  }
+
+  bool connected() const noexcept { return connected_; }
+  const client_stats& stats() const noexcept { return stats_; }
+  const client_config& config() const noexcept { return config_; }
+
+ private:
+  // One call: validate, then attempt after attempt until a definite answer or the policy
+  // says stop. True when the final response has the expected status; its head and body are
+  // then in parser_. Otherwise r.error says why.
+  template <class T, class Body>
+  bool exchange(reply<T>& r, operation op, std::string_view order_id, std::string_view capture_id, const Body& body,
+                const post_options& post, int expected) noexcept {
+    if (hooks_.now_ms == nullptr || stream_.send == nullptr || stream_.recv == nullptr) {
+      r.error = ::kom::error(stream_.send == nullptr || stream_.recv == nullptr ? errc::invalid_transport
+                                                                                  : errc::invalid_client_setup);
+      return false;
+    }
+    const bool is_post = op == operation::capture || op == operation::append_shipping_info ||
+                         op == operation::trigger_send_out;
+    std::string_view key;
+    if (is_post && !post.without_key) {
+      key = post.idempotency_key;
+      if (key.empty()) {
+        const result<uuid> u = uuid_v4(hooks_.random, hooks_.random_context);
+        if (!u) {
+          r.error = hooks_.random == nullptr ? ::kom::error(errc::invalid_client_setup) : u.error();
+          return false;
+        }
+        generated_key_ = uuid_text(*u);
+        key = generated_key_.view();
+      }
+      r.idempotency_key = key;
+    }
+    // Validation and sizing before anything is sent: a request that cannot be written is
+    // refused here, with the size needed when it is only too big for the buffer.
+    {
+      buffer_writer measure;
+      const result<std::size_t> size = write(measure, op, order_id, capture_id, body, key, is_post && post.without_key);
+      if (!size) {
+        r.error = size.error();
+        return false;
+      }
+      if (*size > work_size_) {
+        r.error = ::kom::error(errc::buffer_too_small, static_cast<std::int64_t>(*size));
+        return false;
+      }
+    }
+    const bool may_retry = is_post ? !post.without_key : config_.retry.retry_gets;
+    const std::uint32_t max_attempts =
+        may_retry ? (config_.retry.max_attempts == 0 ? 1 : config_.retry.max_attempts) : 1;
+    if (max_attempts > 1 && hooks_.sleep_ms == nullptr) {
+      r.error = ::kom::error(errc::invalid_client_setup);
+      return false;
+    }
+    const std::uint64_t start = hooks_.now_ms(hooks_.context);
+    log_record rec;
+    rec.op = op;
+    rec.order_id = order_id;
+    rec.capture_id = capture_id;
+
+    std::uint32_t backoff = config_.retry.initial_backoff_ms;
+    for (std::uint32_t attempt = 1;; ++attempt) {
+      rec.attempt = attempt;
+      r.attempts = attempt;
+      if (attempt > 1) ++stats_.retries;
+      const attempt_result a = attempt_once(r, op, order_id, capture_id, body, key, is_post && post.without_key, rec, start);
+      if (a.final) return a.success && r.status == expected ? true : fail_status(r, expected, a.success);
+      // A retryable failure: wait, unless the policy says stop.
+      std::uint32_t wait = backoff;
+      if (hooks_.random != nullptr && wait > 1) {
+        // Full jitter over the upper half: terminals that lost the link together do not
+        // come back together.
+        std::uint32_t rnd = 0;
+        if (hooks_.random(hooks_.random_context, reinterpret_cast<unsigned char*>(&rnd), sizeof rnd) == 0)
+          wait = wait / 2 + rnd % (wait / 2 + 1);
+      }
+      if (a.server_wait_ms > wait) wait = a.server_wait_ms;
+      if (a.stale_connection) wait = 0;  // an idle kept-alive connection the server had closed
+      backoff = backoff >= config_.retry.max_backoff_ms / 2 ? config_.retry.max_backoff_ms : backoff * 2;
+      const std::uint64_t elapsed = hooks_.now_ms(hooks_.context) - start;
+      if (attempt >= max_attempts || elapsed + wait > config_.retry.total_budget_ms) {
+        return false;  // the last failure stays in r: error, status, klarna; attempts says how many
+      }
+      if (wait > 0) hooks_.sleep_ms(hooks_.context, wait);
+    }
+  }
+
+  struct attempt_result {
+    bool final = false;               // no further attempt: success or a definite failure
+    bool stale_connection = false;    // a reused connection failed before any response byte
+    bool success = false;             // a complete response arrived (any status)
+    std::uint32_t server_wait_ms = 0; // Retry-After or X-Ratelimit-Reset
+  };
+
+  template <class T, class Body>
+  attempt_result attempt_once(reply<T>& r, operation op, std::string_view order_id, std::string_view capture_id,
+                              const Body& body, std::string_view key, bool keyless, log_record& rec,
+                              std::uint64_t start) noexcept {
+    attempt_result a;
+    r.error = {};
+    r.status = 0;
+    r.klarna = {};
+    r.correlation_id = {};
+    const bool reused = connected_;
+    if (!connected_ && stream_.connect != nullptr) {
+      const int rc = stream_.connect(stream_.context, config_.request.server.host, config_.request.server.port,
+                                     config_.timeouts.connect_ms);
+      if (rc != io::ok) {
+        r.error = transport_error(stream_, rc);
+        log_failure(rec, r.error, start);
+        // Nothing was sent. A certificate or TLS setup failure repeats on every attempt.
+        const int code = static_cast<int>(r.error.code());
+        a.final = code >= static_cast<int>(errc::tls_certificate_untrusted) &&
+                  code <= static_cast<int>(errc::tls_setup_failed) && r.error.code() != errc::tls_handshake_failed;
+        return a;
+      }
+      ++stats_.connects;
+    }
+    connected_ = true;
+
+    buffer_writer out(work_, work_size_);
+    const result<std::size_t> size = write(out, op, order_id, capture_id, body, key, keyless);
+    if (!size) {  // cannot happen after the measuring pass, but never send a broken request
+      wipe_request(work_, out.written());
+      r.error = size.error();
+      a.final = true;
+      return a;
+    }
+    log(rec, log_record::kind::request, start);
+    ++stats_.requests;
+    r.sent = true;
+    const std::uint64_t deadline = hooks_.now_ms(hooks_.context) + config_.timeouts.response_ms;
+    const ::kom::error sent = send_all(*size, deadline);
+    wipe_request(work_, *size);  // the Authorization header leaves the buffer now
+    if (!sent.ok()) {
+      close();
+      r.error = sent;
+      log_failure(rec, r.error, start);
+      a.stale_connection = reused;
+      return a;
+    }
+    const ::kom::error received = receive(deadline);
+    if (!received.ok()) {
+      close();
+      r.error = received;
+      log_failure(rec, r.error, start);
+      a.stale_connection = reused && parser_.head_size() == 0 && parser_.status() == 0 &&
+                           (received.code() == errc::unexpected_eof || received.code() == errc::connection_closed);
+      // A response that cannot fit the buffer would not fit the next time either.
+      a.final = received.code() == errc::buffer_too_small || received.code() == errc::body_too_large ||
+                received.code() == errc::head_too_large;
+      return a;
+    }
+    a.success = true;
+    r.status = parser_.status();
+    r.correlation_id = parser_.correlation_id();
+    rec.status = r.status;
+    rec.correlation_id = r.correlation_id;
+    log(rec, log_record::kind::response, start);
+    if (parser_.connection_close()) close();
+    if (r.status >= 400) {
+      const ::kom::error e = read_error_body(parser_.body(), r.klarna, error_storage_, lenient());
+      (void)e;  // a body that is not Klarna's JSON (a proxy's page) still has its status
+      r.error = ::kom::error(errc::http_error, r.status);
+    }
+    if (r.status == 429 || r.status >= 500) {
+      std::uint32_t seconds = parser_.retry_after().value_or(0);
+      if (seconds == 0) seconds = parser_.rate_limit_reset().value_or(0);
+      a.server_wait_ms = seconds > 4000000u ? 4000000000u : seconds * 1000u;
+      return a;  // retryable
+    }
+    a.final = true;
+    return a;
+  }
+
+  // The final response did not have the expected status.
+  template <class T>
+  bool fail_status(reply<T>& r, int expected, bool answered) noexcept {
+    if (!answered) return false;  // r.error is set
+    if (r.status >= 400) r.error = ::kom::error(errc::http_error, r.status);
+    else if (r.status != expected) r.error = ::kom::error(errc::unexpected_status, r.status);
+    return false;
+  }
+
+  template <class T, class U>
+  static void copy_failure(reply<T>& to, const reply<U>& from) noexcept {
+    to.error = from.error;
+    to.status = from.status;
+    to.klarna = from.klarna;
+    to.correlation_id = from.correlation_id;
+    to.attempts = from.attempts;
+    to.sent = false;  // the capture itself was never sent
+  }
+
+  static read_options lenient() noexcept {
+    read_options o;
+    o.allow_truncation = true;
+    return o;
+  }
+
+  template <class Body>
+  result<std::size_t> write(buffer_writer& out, operation op, std::string_view order_id, std::string_view capture_id,
+                            const Body& body, std::string_view key, bool keyless) const noexcept {
+    return detail::write_request(out, config_.request, op, order_id, capture_id, key, body, config_.validation,
+                                 keyless);
+  }
+
+  std::uint32_t elapsed(std::uint64_t start) const noexcept {
+    const std::uint64_t e = hooks_.now_ms(hooks_.context) - start;
+    return e > 0xFFFFFFFFu ? 0xFFFFFFFFu : static_cast<std::uint32_t>(e);
+  }
+
+  void log(log_record& rec, log_record::kind what, std::uint64_t start) noexcept {
+    if (hooks_.log == nullptr) return;
+    rec.what = what;
+    rec.elapsed_ms = elapsed(start);
+    hooks_.log(hooks_.context, rec);
+  }
+
+  void log_failure(log_record& rec, const ::kom::error& e, std::uint64_t start) noexcept {
+    rec.error = e;
+    log(rec, log_record::kind::failure, start);
+    rec.error = {};
+  }
+
+  // Waits out a would_block; false once the deadline has passed.
+  bool wait_or_give_up(std::uint64_t deadline) noexcept {
+    if (hooks_.now_ms(hooks_.context) >= deadline || hooks_.sleep_ms == nullptr) return false;
+    hooks_.sleep_ms(hooks_.context, config_.timeouts.would_block_wait_ms);
+    return true;
+  }
+
+  ::kom::error send_all(std::size_t size, std::uint64_t deadline) noexcept {
+    std::size_t done = 0;
+    while (done < size) {
+      const int n = stream_.send(stream_.context, reinterpret_cast<const unsigned char*>(work_ + done), size - done);
+      if (n > 0) {
+        done += static_cast<std::size_t>(n) > size - done ? size - done : static_cast<std::size_t>(n);
+      } else if (n == io::would_block) {
+        if (!wait_or_give_up(deadline)) return ::kom::error(errc::timed_out);
+      } else {
+        return transport_error(stream_, n == 0 ? io::closed : n);
+      }
+    }
+    return {};
+  }
+
+  // Reads one response into the work buffer through parser_.
+  ::kom::error receive(std::uint64_t deadline) noexcept {
+    parser_.reset();
+    for (;;) {
+      const std::uint64_t now = hooks_.now_ms(hooks_.context);
+      if (now >= deadline) return ::kom::error(errc::timed_out);
+      const std::uint64_t left = deadline - now;
+      const std::uint32_t timeout =
+          left < config_.timeouts.read_ms ? static_cast<std::uint32_t>(left) : config_.timeouts.read_ms;
+      std::size_t space = 0;
+      char* at = parser_.prepare(space);
+      // A full buffer may still owe chunk framing bytes, which take no room: read those
+      // into a scratch and feed them.
+      char scratch[16];
+      const bool direct = at != nullptr;
+      if (!direct) {
+        at = scratch;
+        space = sizeof scratch;
+      }
+      const int n = stream_.recv(stream_.context, reinterpret_cast<unsigned char*>(at), space, timeout);
+      parse_status s = parse_status::need_more;
+      if (n > 0) {
+        const std::size_t got = static_cast<std::size_t>(n) > space ? space : static_cast<std::size_t>(n);
+        if (direct) {
+          s = parser_.commit(got);
+          if (s == parse_status::done && !parser_.excess().empty()) close_after_ = true;
+        } else {
+          std::size_t used = 0;
+          s = parser_.feed(scratch, got, used);
+          if (s == parse_status::done && used < got) close_after_ = true;
+        }
+      } else if (n == 0) {
+        s = parser_.finish();
+      } else if (n == io::would_block) {
+        if (!wait_or_give_up(deadline)) return ::kom::error(errc::timed_out);
+        continue;
+      } else {
+        return transport_error(stream_, n);
+      }
+      if (s == parse_status::done) {
+        // Bytes after the response (no pipelining here) or a finished read-until-close
+        // body: the connection cannot carry the next request.
+        if (close_after_ || n == 0) {
+          close_after_ = false;
+          close();
+        }
+        return {};
+      }
+      if (s == parse_status::error) return too_small_or(parser_.error());
+    }
+  }
+
+  // A body longer than the buffer says how big the buffer must be, when the length is known.
+  ::kom::error too_small_or(const ::kom::error& e) const noexcept {
+    if (e.code() == errc::body_too_large && parser_.content_length()) {
+      const std::uint64_t need = parser_.head_size() + *parser_.content_length();
+      return ::kom::error(errc::buffer_too_small, need > 0x7FFFFFFFFFFFFFFFull ? INT64_MAX : static_cast<std::int64_t>(need));
+    }
+    return e;
+  }
+
+  transport stream_;
+  client_config config_;
+  client_hooks hooks_;
+  char* work_;
+  std::size_t work_size_;
+  http_response_parser parser_;
+  error_body_storage<4, 384> error_storage_;
+  uuid_text generated_key_;
+  client_stats stats_;
+  bool connected_ = false;
+  bool close_after_ = false;
+};
+
+}  // namespace kom
+
+#endif  // KOM_CLIENT_HPP
