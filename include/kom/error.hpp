@@ -33,7 +33,7 @@ enum class errc : int {
   line_total_mismatch = 9,   ///< total_amount != quantity * unit_price - total_discount_amount; detail = expected
   captured_amount_mismatch = 10,  ///< captured_amount != sum of the lines' total_amount; detail = sum
   arithmetic_overflow = 11,  ///< an amount computation leaves 64-bit range
-  invalid_path_id = 12,      ///< an order or capture id that is not 1..255 unreserved URL characters
+  invalid_path_id = 12,      ///< an order or capture id that is not 1..255 unreserved URL characters, or is "." or ".."
   invalid_header_value = 13, ///< a header value with CR, LF or another control character
   missing_credentials = 14,  ///< neither username and password nor an API key
 

@@ -74,9 +74,12 @@ inline error header_error(errc code, std::string_view field, std::int64_t detail
 }
 
 // Order and capture ids go into the path as they are: 1..255 unreserved characters
-// (RFC 3986), so nothing needs encoding and nothing can change the request's meaning.
+// (RFC 3986), so nothing needs encoding and nothing can change the request's meaning. "." and
+// ".." are unreserved too, but as a whole segment they are dot-segments that a server or proxy
+// resolves (…/orders/../captures is /ordermanagement/v1/captures): refused.
 inline error check_path_id(std::string_view field, std::string_view id) noexcept {
   if (id.empty() || id.size() > limits::max_path_id) return header_error(errc::invalid_path_id, field);
+  if (id == "." || id == "..") return header_error(errc::invalid_path_id, field);
   for (char c : id) {
     const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                             c == '-' || c == '.' || c == '_' || c == '~';

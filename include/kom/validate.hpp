@@ -71,114 +71,106 @@ struct field_location {
   field_location within(std::string_view child) const noexcept { return {list, index, child}; }
 };
 
-inline ::kom::error check_text(const field_location& at, std::string_view field, std::string_view value,
-                               std::size_t max_chars, bool required = false) noexcept {
-  if (required && value.empty()) return at.fail(errc::required, field);
-  const utf8_scan scan = scan_utf8(value);
-  if (!scan.valid) return at.fail(errc::invalid_utf8, field);
-  if (scan.code_points > max_chars) return at.fail(errc::too_long, field, static_cast<std::int64_t>(max_chars));
-  return {};
-}
-
-inline ::kom::error check_range(const field_location& at, std::string_view field, std::int64_t value,
-                                std::optional<std::int64_t> min, std::optional<std::int64_t> max) noexcept {
-  if (min && value < *min) return at.fail(errc::below_minimum, field, *min);
-  if (max && value > *max) return at.fail(errc::above_maximum, field, *max);
-  return {};
-}
-
-inline ::kom::error check_count(const field_location& at, std::string_view field, std::size_t count,
-                                std::size_t min, std::size_t max) noexcept {
-  if (count < min) return at.fail(errc::too_few_items, field, static_cast<std::int64_t>(min));
-  if (count > max) return at.fail(errc::too_many_items, field, static_cast<std::int64_t>(max));
-  return {};
-}
-
-// Runs checks in order and keeps the first failure.
+// Runs checks in order and keeps the first failure. The checks write into it, and stop once
+// it holds one, so a validation frame holds one error, not one per check: on a Cortex-M this
+// keeps the deepest validation path's stack small.
 class first_error {
  public:
-  first_error& operator<<(const ::kom::error& e) noexcept {
-    if (error_.ok()) error_ = e;
-    return *this;
-  }
   bool ok() const noexcept { return error_.ok(); }
   const ::kom::error& get() const noexcept { return error_; }
+
+  // Out of line and cold: the path building stays out of the callers' frames.
+  [[gnu::noinline, gnu::cold]] void fail(const field_location& at, errc code, std::string_view field,
+                                        std::int64_t detail = 0) noexcept {
+    if (error_.ok()) error_ = at.fail(code, field, detail);
+  }
 
  private:
   ::kom::error error_;
 };
 
-inline ::kom::error validate_product_identifiers(const field_location& at, const product_identifiers& p) noexcept {
-  first_error e;
-  e << check_text(at, "brand", p.brand, limits::max_brand)
-    << check_text(at, "category_path", p.category_path, limits::max_category_path)
-    << check_text(at, "global_trade_item_number", p.global_trade_item_number, limits::max_gtin)
-    << check_text(at, "manufacturer_part_number", p.manufacturer_part_number, limits::max_manufacturer_part_number)
-    << check_text(at, "color", p.color, limits::max_color)
-    << check_text(at, "size", p.size, limits::max_size);
-  return e.get();
+inline void check_text(first_error& e, const field_location& at, std::string_view field, std::string_view value,
+                       std::size_t max_chars, bool required = false) noexcept {
+  if (!e.ok()) return;
+  if (required && value.empty()) return e.fail(at, errc::required, field);
+  const utf8_scan scan = scan_utf8(value);
+  if (!scan.valid) return e.fail(at, errc::invalid_utf8, field);
+  if (scan.code_points > max_chars) e.fail(at, errc::too_long, field, static_cast<std::int64_t>(max_chars));
 }
 
-inline ::kom::error validate_subscription(const field_location& at, const subscription& s) noexcept {
-  first_error e;
-  e << check_text(at, "name", s.name, limits::max_name, true);
-  if (e.ok() && s.interval == subscription_interval::unset) e << at.fail(errc::required, "interval");
-  if (e.ok() && to_string(s.interval).empty()) e << at.fail(errc::not_in_set, "interval");
-  e << check_range(at, "interval_count", s.interval_count, 1, limits::max_int32);
-  return e.get();
+inline void check_range(first_error& e, const field_location& at, std::string_view field, std::int64_t value,
+                        std::optional<std::int64_t> min, std::optional<std::int64_t> max) noexcept {
+  if (!e.ok()) return;
+  if (min && value < *min) return e.fail(at, errc::below_minimum, field, *min);
+  if (max && value > *max) e.fail(at, errc::above_maximum, field, *max);
 }
 
-inline ::kom::error validate_order_line(const field_location& at, const order_line& l,
-                                        const validation_options& options) noexcept {
-  first_error e;
-  if (l.type != order_line_type::unset && to_string(l.type).empty()) e << at.fail(errc::not_in_set, "type");
-  e << check_text(at, "reference", l.reference, limits::max_reference)
-    << check_text(at, "name", l.name, limits::max_name, true)
-    << check_range(at, "quantity", l.quantity, 0, std::nullopt)
-    << check_text(at, "quantity_unit", l.quantity_unit, limits::max_quantity_unit)
-    << check_range(at, "unit_price", l.unit_price, std::nullopt, limits::max_amount);
-  if (l.tax_rate) e << check_range(at, "tax_rate", *l.tax_rate, 0, limits::max_int32);
-  e << check_range(at, "total_amount", l.total_amount, std::nullopt, limits::max_amount);
+inline void check_count(first_error& e, const field_location& at, std::string_view field, std::size_t count,
+                        std::size_t min, std::size_t max) noexcept {
+  if (!e.ok()) return;
+  if (count < min) return e.fail(at, errc::too_few_items, field, static_cast<std::int64_t>(min));
+  if (count > max) e.fail(at, errc::too_many_items, field, static_cast<std::int64_t>(max));
+}
+
+inline void validate_product_identifiers(first_error& e, const field_location& at, const product_identifiers& p) noexcept {
+  check_text(e, at, "brand", p.brand, limits::max_brand);
+  check_text(e, at, "category_path", p.category_path, limits::max_category_path);
+  check_text(e, at, "global_trade_item_number", p.global_trade_item_number, limits::max_gtin);
+  check_text(e, at, "manufacturer_part_number", p.manufacturer_part_number, limits::max_manufacturer_part_number);
+  check_text(e, at, "color", p.color, limits::max_color);
+  check_text(e, at, "size", p.size, limits::max_size);
+}
+
+inline void validate_subscription(first_error& e, const field_location& at, const subscription& s) noexcept {
+  check_text(e, at, "name", s.name, limits::max_name, true);
+  if (s.interval == subscription_interval::unset) e.fail(at, errc::required, "interval");
+  if (to_string(s.interval).empty()) e.fail(at, errc::not_in_set, "interval");
+  check_range(e, at, "interval_count", s.interval_count, 1, limits::max_int32);
+}
+
+inline void validate_order_line(first_error& e, const field_location& at, const order_line& l,
+                                const validation_options& options) noexcept {
+  if (l.type != order_line_type::unset && to_string(l.type).empty()) e.fail(at, errc::not_in_set, "type");
+  check_text(e, at, "reference", l.reference, limits::max_reference);
+  check_text(e, at, "name", l.name, limits::max_name, true);
+  check_range(e, at, "quantity", l.quantity, 0, std::nullopt);
+  check_text(e, at, "quantity_unit", l.quantity_unit, limits::max_quantity_unit);
+  check_range(e, at, "unit_price", l.unit_price, std::nullopt, limits::max_amount);
+  if (l.tax_rate) check_range(e, at, "tax_rate", *l.tax_rate, 0, limits::max_int32);
+  check_range(e, at, "total_amount", l.total_amount, std::nullopt, limits::max_amount);
   if (l.total_discount_amount)
-    e << check_range(at, "total_discount_amount", *l.total_discount_amount, 0, limits::max_amount);
-  if (l.total_tax_amount) e << check_range(at, "total_tax_amount", *l.total_tax_amount, std::nullopt, limits::max_amount);
-  e << check_text(at, "merchant_data", l.merchant_data, limits::max_url)
-    << check_text(at, "product_url", l.product_url, limits::max_url)
-    << check_text(at, "image_url", l.image_url, limits::max_url);
-  if (l.product_identifiers) e << validate_product_identifiers(at.within("product_identifiers"), *l.product_identifiers);
-  if (l.subscription) e << validate_subscription(at.within("subscription"), *l.subscription);
-  if (!e.ok() || !options.check_line_totals) return e.get();
+    check_range(e, at, "total_discount_amount", *l.total_discount_amount, 0, limits::max_amount);
+  if (l.total_tax_amount) check_range(e, at, "total_tax_amount", *l.total_tax_amount, std::nullopt, limits::max_amount);
+  check_text(e, at, "merchant_data", l.merchant_data, limits::max_url);
+  check_text(e, at, "product_url", l.product_url, limits::max_url);
+  check_text(e, at, "image_url", l.image_url, limits::max_url);
+  if (l.product_identifiers) validate_product_identifiers(e, at.within("product_identifiers"), *l.product_identifiers);
+  if (l.subscription) validate_subscription(e, at.within("subscription"), *l.subscription);
+  if (!e.ok() || !options.check_line_totals) return;
 
   // Checked arithmetic: a line must not be able to wrap around to a plausible total.
   std::int64_t gross = 0, net = 0;
   if (__builtin_mul_overflow(l.quantity, l.unit_price, &gross) ||
       __builtin_sub_overflow(gross, l.total_discount_amount.value_or(0), &net)) {
-    return at.fail(errc::arithmetic_overflow, "total_amount");
+    return e.fail(at, errc::arithmetic_overflow, "total_amount");
   }
-  if (net != l.total_amount) return at.fail(errc::line_total_mismatch, "total_amount", net);
-  return {};
+  if (net != l.total_amount) e.fail(at, errc::line_total_mismatch, "total_amount", net);
 }
 
-inline ::kom::error validate_shipping_info(const field_location& at, const shipping_info& s) noexcept {
-  first_error e;
-  e << check_text(at, "shipping_company", s.shipping_company, limits::max_shipping_company);
+inline void validate_shipping_info(first_error& e, const field_location& at, const shipping_info& s) noexcept {
+  check_text(e, at, "shipping_company", s.shipping_company, limits::max_shipping_company);
   if (s.shipping_method != shipping_method::unset && to_string(s.shipping_method).empty())
-    e << at.fail(errc::not_in_set, "shipping_method");
-  e << check_text(at, "tracking_number", s.tracking_number, limits::max_tracking_number)
-    << check_text(at, "tracking_uri", s.tracking_uri, limits::max_url)
-    << check_text(at, "return_shipping_company", s.return_shipping_company, limits::max_shipping_company)
-    << check_text(at, "return_tracking_number", s.return_tracking_number, limits::max_tracking_number)
-    << check_text(at, "return_tracking_uri", s.return_tracking_uri, limits::max_url);
-  return e.get();
+    e.fail(at, errc::not_in_set, "shipping_method");
+  check_text(e, at, "tracking_number", s.tracking_number, limits::max_tracking_number);
+  check_text(e, at, "tracking_uri", s.tracking_uri, limits::max_url);
+  check_text(e, at, "return_shipping_company", s.return_shipping_company, limits::max_shipping_company);
+  check_text(e, at, "return_tracking_number", s.return_tracking_number, limits::max_tracking_number);
+  check_text(e, at, "return_tracking_uri", s.return_tracking_uri, limits::max_url);
 }
 
-inline ::kom::error validate_shipping_list(list_view<shipping_info> list, std::size_t min) noexcept {
-  const field_location top;
-  if (auto e = check_count(top, "shipping_info", list.size(), min, limits::max_shipping_info); !e.ok()) return e;
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    if (auto e = validate_shipping_info({"shipping_info", i, {}}, list[i]); !e.ok()) return e;
-  }
-  return {};
+inline void validate_shipping_list(first_error& e, list_view<shipping_info> list, std::size_t min) noexcept {
+  check_count(e, field_location{}, "shipping_info", list.size(), min, limits::max_shipping_info);
+  for (std::size_t i = 0; i < list.size() && e.ok(); ++i) validate_shipping_info(e, {"shipping_info", i, {}}, list[i]);
 }
 
 }  // namespace detail
@@ -188,32 +180,33 @@ inline ::kom::error validate_shipping_list(list_view<shipping_info> list, std::s
 inline error validate(const capture_request& r, const validation_options& options = {}) noexcept {
   const detail::field_location top;
   detail::first_error e;
-  e << detail::check_range(top, "captured_amount", r.captured_amount, limits::min_captured_amount, limits::max_amount)
-    << detail::check_text(top, "description", r.description, limits::max_description)
-    << detail::check_text(top, "reference", r.reference, limits::max_reference)
-    << detail::check_count(top, "order_lines", r.order_lines.size(), 0, limits::max_order_lines);
-  if (r.shipping_delay) e << detail::check_range(top, "shipping_delay", *r.shipping_delay, 0, std::nullopt);
-  if (!e.ok()) return e.get();
+  detail::check_range(e, top, "captured_amount", r.captured_amount, limits::min_captured_amount, limits::max_amount);
+  detail::check_text(e, top, "description", r.description, limits::max_description);
+  detail::check_text(e, top, "reference", r.reference, limits::max_reference);
+  detail::check_count(e, top, "order_lines", r.order_lines.size(), 0, limits::max_order_lines);
+  if (r.shipping_delay) detail::check_range(e, top, "shipping_delay", *r.shipping_delay, 0, std::nullopt);
 
   std::int64_t sum = 0;
   bool sum_overflowed = false;
-  for (std::size_t i = 0; i < r.order_lines.size(); ++i) {
+  for (std::size_t i = 0; i < r.order_lines.size() && e.ok(); ++i) {
     const order_line& line = r.order_lines[i];
-    if (auto le = detail::validate_order_line({"order_lines", i, {}}, line, options); !le.ok()) return le;
+    detail::validate_order_line(e, {"order_lines", i, {}}, line, options);
     sum_overflowed = sum_overflowed || __builtin_add_overflow(sum, line.total_amount, &sum);
   }
-  if (auto se = detail::validate_shipping_list(r.shipping_info, 0); !se.ok()) return se;
+  detail::validate_shipping_list(e, r.shipping_info, 0);
 
-  if (options.check_captured_amount && !r.order_lines.empty()) {
-    if (sum_overflowed) return top.fail(errc::arithmetic_overflow, "captured_amount");
-    if (sum != r.captured_amount) return top.fail(errc::captured_amount_mismatch, "captured_amount", sum);
+  if (e.ok() && options.check_captured_amount && !r.order_lines.empty()) {
+    if (sum_overflowed) e.fail(top, errc::arithmetic_overflow, "captured_amount");
+    else if (sum != r.captured_amount) e.fail(top, errc::captured_amount_mismatch, "captured_amount", sum);
   }
-  return {};
+  return e.get();
 }
 
 /// Checks a shipping-info update: 1..500 entries, each within Klarna's limits.
 inline error validate(const shipping_info_update& u) noexcept {
-  return detail::validate_shipping_list(u.shipping_info, 1);
+  detail::first_error e;
+  detail::validate_shipping_list(e, u.shipping_info, 1);
+  return e.get();
 }
 
 }  // namespace kom
