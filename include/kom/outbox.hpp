@@ -716,7 +716,7 @@ class basic_outbox {
       e.capture_of = static_cast<std::uint32_t>(r.uvar());
       if (r.bad() || key.size() > detail::outbox_max_key) return;
       set_key(e, key);
-      std::memcpy(e.first_key, key.data(), key.size());
+      if (!key.empty()) std::memcpy(e.first_key, key.data(), key.size());
       e.original_key_size = static_cast<std::uint8_t>(key.size());
       ++count_;
       return;
@@ -752,7 +752,7 @@ class basic_outbox {
   }
 
   static void set_key(entry& e, std::string_view key) noexcept {
-    std::memcpy(e.key, key.data(), key.size());
+    if (!key.empty()) std::memcpy(e.key, key.data(), key.size());
     e.key_size = static_cast<std::uint8_t>(key.size());
   }
 
@@ -1101,7 +1101,7 @@ class basic_outbox {
       }
       if (target->state == outbox_state::pending) return {};  // not yet: later (not reached in order)
       const std::string_view id = done_capture_id(*target);
-      std::memcpy(capture_id, id.data(), id.size());
+      if (!id.empty()) std::memcpy(capture_id, id.data(), id.size());
       capture_id_size = id.size();
     }
     // Timing: the first attempt is stored before it is made; after 24 h, not blindly resent.
@@ -1128,7 +1128,8 @@ class basic_outbox {
         }
         for (const ::kom::capture& c : list.value.captures) {
           if (c.reference == item.capture.reference && c.captured_amount == item.capture.captured_amount) {
-            std::memcpy(capture_id, c.capture_id.data(), c.capture_id.size() < 256 ? c.capture_id.size() : 255);
+            if (!c.capture_id.empty())
+              std::memcpy(capture_id, c.capture_id.data(), c.capture_id.size() < 256 ? c.capture_id.size() : 255);
             const std::string_view found(capture_id, c.capture_id.size() < 256 ? c.capture_id.size() : 255);
             if (::kom::error err = mark_done(seq, found); !err.ok()) return storage_stop(err);
             step s;
@@ -1153,7 +1154,7 @@ class basic_outbox {
     if (e == nullptr) return {};
     char key[detail::outbox_max_key];
     const std::size_t key_size = e->key_size;
-    std::memcpy(key, e->key, key_size);
+    if (key_size != 0) std::memcpy(key, e->key, key_size);
     post_options post;
     post.idempotency_key = std::string_view(key, key_size);
     outbox_item item;
@@ -1163,7 +1164,7 @@ class basic_outbox {
       case outbox_op::capture: {
         reply<capture_created> r = klarna.capture(item.order_id, item.capture, post);
         std::size_t n = r.value.capture_id.size() < 256 ? r.value.capture_id.size() : 255;
-        std::memcpy(capture_id, r.value.capture_id.data(), n);
+        if (n != 0) std::memcpy(capture_id, r.value.capture_id.data(), n);  // no id: a null view
         return settle(seq, r, std::string_view(capture_id, n));
       }
       case outbox_op::shipping_info: {
