@@ -219,19 +219,6 @@ void refused_by_client(const std::string& cert, std::string_view host, kom::errc
 
 // ---- openssl s_server, for protocols kom-sim does not speak --------------------------------
 
-// A port on 127.0.0.1 that nobody listens on (bound, then released).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 bool openssl_available() { return std::system("openssl version >/dev/null 2>&1") == 0; }
 
 std::string file_text(const std::string& path) {
@@ -251,7 +238,7 @@ std::string file_text(const std::string& path) {
 class s_server {
  public:
   explicit s_server(const char* protocol) {
-    port_ = free_port();
+    port_ = unused_port();
     log_ = simtest::certs_dir() + "/s_server-" + std::string(protocol + 1) + ".log";
     const std::string accept = "127.0.0.1:" + std::to_string(port_);
     const std::string cert = simtest::certs_dir() + "/server.crt", key = simtest::certs_dir() + "/server.key";

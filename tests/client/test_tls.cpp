@@ -154,19 +154,6 @@ class raw_listener {
   std::thread thread_;
 };
 
-// A port on 127.0.0.1 that nobody listens on (bound, then released).
-int unused_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // Connecting to kom-sim serving `cert` fails verification with `expected`; returns the flags.
 std::uint32_t refused_certificate(const std::string& cert, kom::errc expected, std::string_view host = "localhost") {
   SimProcess sim(bad_cert_args(cert));

@@ -2,6 +2,11 @@
 // 127.0.0.1, whatever host name the stream verifies.
 #pragma once
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -17,6 +22,19 @@
 namespace {
 
 using simtest::certs_dir;
+
+// A port on 127.0.0.1 that nobody listens on (bound, then released).
+inline int unused_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
 
 // kom-sim serving one of make-bad-certs' certificates (the later --cert and --key win).
 inline std::vector<std::string> bad_cert_args(const std::string& name) {
