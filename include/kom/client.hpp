@@ -591,15 +591,16 @@ class client {
       }
       const int n = stream_.recv(stream_.context, reinterpret_cast<unsigned char*>(at), space, timeout);
       parse_status s = parse_status::need_more;
+      bool leftover = false;  // bytes beyond the end of the response
       if (n > 0) {
         const std::size_t got = static_cast<std::size_t>(n) > space ? space : static_cast<std::size_t>(n);
         if (direct) {
           s = parser_.commit(got);
-          if (s == parse_status::done && !parser_.excess().empty()) close_after_ = true;
+          leftover = s == parse_status::done && !parser_.excess().empty();
         } else {
           std::size_t used = 0;
           s = parser_.feed(scratch, got, used);
-          if (s == parse_status::done && used < got) close_after_ = true;
+          leftover = s == parse_status::done && used < got;
         }
       } else if (n == 0) {
         s = parser_.finish();
@@ -612,10 +613,7 @@ class client {
       if (s == parse_status::done) {
         // Bytes after the response (no pipelining here) or a finished read-until-close
         // body: the connection cannot carry the next request.
-        if (close_after_ || n == 0) {
-          close_after_ = false;
-          close();
-        }
+        if (leftover || n == 0) close();
         return {};
       }
       if (s == parse_status::error) return too_small_or(parser_.error());
@@ -641,7 +639,6 @@ class client {
   uuid_text generated_key_;
   client_stats stats_;
   bool connected_ = false;
-  bool close_after_ = false;
 };
 
 }  // namespace kom
