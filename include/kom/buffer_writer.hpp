@@ -14,6 +14,8 @@
 
 namespace kom {
 
+/// A bounded writer over a caller's buffer: never writes past its end, and on overflow keeps
+/// counting, so size() is the whole output's length. Allocates nothing.
 class buffer_writer {
  public:
   /// Measure-only: writes nothing, counts everything. Allocates nothing.
@@ -23,9 +25,11 @@ class buffer_writer {
   constexpr buffer_writer(char* data, std::size_t capacity) noexcept
       : data_(data), capacity_(data ? capacity : 0), measuring_(data == nullptr) {}
 
+  /// Writes into all N bytes of `buffer`.
   template <std::size_t N>
   constexpr explicit buffer_writer(char (&buffer)[N]) noexcept : buffer_writer(buffer, N) {}
 
+  /// One byte; past the capacity it is only counted (and sets overflow()).
   void put(char c) noexcept {
     if (size_ < capacity_) {
       data_[size_] = c;
@@ -35,6 +39,7 @@ class buffer_writer {
     ++size_;
   }
 
+  /// `n` bytes from `p`; what does not fit is only counted (and sets overflow()).
   void append(const char* p, std::size_t n) noexcept {
     if (n == 0) return;
     const std::size_t room = size_ < capacity_ ? capacity_ - size_ : 0;
@@ -44,6 +49,7 @@ class buffer_writer {
     size_ += n;
   }
 
+  /// The bytes of `s`, as append(s.data(), s.size()).
   void append(std::string_view s) noexcept { append(s.data(), s.size()); }
 
   /// Decimal text of `v` (INT64_MIN included), without printf.
@@ -55,6 +61,7 @@ class buffer_writer {
     append_uint(magnitude);
   }
 
+  /// Decimal text of `v` (at most 20 digits), without printf.
   void append_uint(std::uint64_t v) noexcept {
     char digits[20];
     std::size_t n = 0;
@@ -70,10 +77,13 @@ class buffer_writer {
   constexpr std::size_t size() const noexcept { return size_; }
   /// Bytes actually in the buffer: min(size(), capacity()).
   constexpr std::size_t written() const noexcept { return size_ < capacity_ ? size_ : capacity_; }
+  /// Size of the buffer (0 when measuring).
   constexpr std::size_t capacity() const noexcept { return capacity_; }
   /// True once any byte did not fit. Sticky. Never set in measure-only mode.
   constexpr bool overflow() const noexcept { return overflow_; }
+  /// True when constructed without a buffer: writes nothing, only counts.
   constexpr bool measuring() const noexcept { return measuring_; }
+  /// The caller's buffer (null when measuring).
   constexpr char* data() const noexcept { return data_; }
   /// The bytes written so far (a prefix of the output after an overflow).
   constexpr std::string_view view() const noexcept { return {data_, written()}; }

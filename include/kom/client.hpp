@@ -45,6 +45,7 @@ struct retry_policy {
   bool retry_gets = true;                   ///< GETs retry by the same rules
 };
 
+/// How long the client waits for the connection and the server.
 struct client_timeouts {
   std::uint32_t connect_ms = 10000;         ///< TCP connect plus TLS handshake
   std::uint32_t read_ms = 15000;            ///< longest silence while a response arrives
@@ -55,19 +56,24 @@ struct client_timeouts {
 /// Everything one terminal's client is set up with.
 struct client_config {
   request_config request;                   ///< server, credentials, User-Agent
-  retry_policy retry;
-  client_timeouts timeouts;
+  retry_policy retry;                       ///< when and how long to retry
+  client_timeouts timeouts;                 ///< connect and response timeouts
   validation_options validation;            ///< for capture bodies
 };
 
 /// What the log hook receives: one record per request sent and per response or failure.
 /// It never holds credentials or headers.
 struct log_record {
-  enum class kind : std::uint8_t { request, response, failure };
-  kind what = kind::request;
-  operation op = operation::get_order;
-  std::string_view order_id;
-  std::string_view capture_id;
+  /// What happened.
+  enum class kind : std::uint8_t {
+    request,   ///< a request was sent
+    response,  ///< a whole response arrived (any status)
+    failure    ///< an attempt failed without a response (connection, timeout, parse)
+  };
+  kind what = kind::request;                ///< what this record reports
+  operation op = operation::get_order;      ///< the call
+  std::string_view order_id;                ///< the call's order id
+  std::string_view capture_id;              ///< the call's capture id; empty when it has none
   std::uint32_t attempt = 0;                ///< 1 for the first
   std::uint32_t elapsed_ms = 0;             ///< since the call began
   int status = 0;                           ///< response: the HTTP status
@@ -113,12 +119,13 @@ inline void write_log_line(buffer_writer& out, const log_record& r) noexcept {
 /// call may retry or a transport says would_block; random to generate idempotency keys and
 /// jitter (without it keys must be given and backoff has no jitter); log is optional.
 struct client_hooks {
-  void* context = nullptr;
+  void* context = nullptr;                                     ///< passed to now_ms, sleep_ms and log
   std::uint64_t (*now_ms)(void* context) = nullptr;           ///< a monotonic clock in milliseconds
-  void (*sleep_ms)(void* context, std::uint32_t ms) = nullptr;
+  void (*sleep_ms)(void* context, std::uint32_t ms) = nullptr; ///< blocks for `ms` milliseconds
+  /// Receives each log_record; its views are valid only during the call.
   void (*log)(void* context, const log_record& record) = nullptr;
   random_callback random = nullptr;                            ///< mbedtls_ctr_drbg_random fits
-  void* random_context = nullptr;
+  void* random_context = nullptr;                              ///< passed to random
 };
 
 /// How a POST identifies itself to Klarna.
@@ -134,8 +141,8 @@ struct post_options {
 
 /// The answer to a capture: Capture-Id and Location (views into the work buffer).
 struct capture_created {
-  std::string_view capture_id;
-  std::string_view location;
+  std::string_view capture_id;  ///< Capture-Id, else the last segment of Location's path
+  std::string_view location;    ///< Location: the capture's URL; empty when absent
 };
 
 /// The answer to shipping-info and trigger-send-out: 204, nothing more.
@@ -162,8 +169,13 @@ struct reply {
   std::uint32_t attempts = 0;          ///< requests sent (or tried)
   bool sent = false;                   ///< at least one request left the terminal
 
+  /// True when the call did what was asked: error is ok.
   bool ok() const noexcept { return error.ok(); }
 
+  /// What to do next: done when ok(). Nothing sent: retry_later when the connection or the
+  /// TLS handshake failed, else refused (validation, buffer size, setup). Sent: retry_later
+  /// on 429 and 5xx; refused on other 4xx and on buffer_too_small, unexpected_status and
+  /// missing_capture_id; retry_later on any other failure (the answer was lost).
   outcome next_step() const noexcept {
     if (error.ok()) return outcome::done;
     if (!sent) {
@@ -195,6 +207,9 @@ struct client_stats {
   std::uint32_t retries = 0;           ///< attempts after the first
 };
 
+/// Klarna's order management calls for one terminal, over one kept-alive connection, with
+/// retries (retry_policy). Allocates nothing: requests and responses use the caller's work
+/// buffer, parsed results the caller's storage. Not copyable; one caller at a time.
 class client {
  public:
   /// `stream` must already be secure (kom::tls_stream, or the platform's TLS socket).
@@ -204,6 +219,7 @@ class client {
       : stream_(stream), config_(config), hooks_(hooks), work_(work), work_size_(work ? work_size : 0),
         parser_(work_, work_size_) {}
 
+  /// The same, with all N bytes of `work`.
   template <std::size_t N>
   client(transport stream, const client_config& config, const client_hooks& hooks, char (&work)[N]) noexcept
       : client(stream, config, hooks, work, N) {}
@@ -216,9 +232,11 @@ class client {
   // Errors common to all: the request's validation errors (field path set, nothing sent),
   // buffer_too_small (detail: bytes needed), the transport's and TLS errors, the HTTP
   // parser's errors, http_error (Klarna's 4xx/5xx: status and klarna filled), the readers'
-  // JSON errors, invalid_client_setup. After retries the last attempt's failure is kept.
+  // JSON errors, unexpected_status (detail: status), invalid_client_setup, invalid_transport.
+  // After retries the last attempt's failure is kept.
 
-  /// POST …/orders/{order_id}/captures. 201: the new capture's id and location.
+  /// POST …/orders/{order_id}/captures. 201: the new capture's id and location. Errors: the
+  /// common ones above, and missing_capture_id (a 201 without Capture-Id or Location).
   reply<capture_created> capture(std::string_view order_id, const capture_request& request,
                                  const post_options& post = {}) noexcept {
     reply<capture_created> r;
@@ -260,7 +278,7 @@ class client {
     return capture(order_id, request, post);
   }
 
-  /// GET …/orders/{order_id}/captures/{capture_id} into `storage`.
+  /// GET …/orders/{order_id}/captures/{capture_id} into `storage`. Errors: the common ones above.
   reply<::kom::capture> get_capture(std::string_view order_id, std::string_view capture_id, capture_storage_ref storage,
                              const read_options& options = {}) noexcept {
     reply<::kom::capture> r;
@@ -269,7 +287,9 @@ class client {
     return r;
   }
 
-  /// GET …/orders/{order_id}/captures into `items[0, capacity)` and `storage`.
+  /// GET …/orders/{order_id}/captures into `items[0, capacity)` and `storage`. Errors: the
+  /// common ones above (json_too_many_items when the order has more than `capacity` captures
+  /// and truncation is not allowed).
   reply<capture_list> list_captures(std::string_view order_id, ::kom::capture* items, std::size_t capacity,
                                     capture_storage_ref storage, const read_options& options = {}) noexcept {
     reply<capture_list> r;
@@ -278,13 +298,14 @@ class client {
     return r;
   }
 
+  /// The same, into all N of `items`.
   template <std::size_t N>
   reply<capture_list> list_captures(std::string_view order_id, ::kom::capture (&items)[N], capture_storage_ref storage,
                                     const read_options& options = {}) noexcept {
     return list_captures(order_id, items, N, storage, options);
   }
 
-  /// POST …/captures/{capture_id}/shipping-info (1…500 entries). 204.
+  /// POST …/captures/{capture_id}/shipping-info (1…500 entries). 204. Errors: the common ones above.
   reply<no_content> append_shipping_info(std::string_view order_id, std::string_view capture_id,
                                          const shipping_info_update& update, const post_options& post = {}) noexcept {
     reply<no_content> r;
@@ -293,7 +314,7 @@ class client {
   }
 
   /// POST …/captures/{capture_id}/trigger-send-out: Klarna sends the customer communication
-  /// of the capture again. 204.
+  /// of the capture again. 204. Errors: the common ones above.
   reply<no_content> trigger_send_out(std::string_view order_id, std::string_view capture_id,
                                      const post_options& post = {}) noexcept {
     reply<no_content> r;
@@ -301,7 +322,7 @@ class client {
     return r;
   }
 
-  /// GET …/orders/{order_id} into `storage`.
+  /// GET …/orders/{order_id} into `storage`. Errors: the common ones above.
   reply<order> get_order(std::string_view order_id, order_storage_ref storage, const read_options& options = {}) noexcept {
     reply<order> r;
     if (exchange(r, operation::get_order, order_id, {}, detail::no_body{}, {}, 200))
@@ -312,6 +333,7 @@ class client {
   // ---- the rest ----------------------------------------------------------------------------
 
   /// A new random idempotency key from the random hook, to store before the first attempt.
+  /// Errors: random_source_failed (no random hook, or it failed).
   result<uuid_text> new_idempotency_key() noexcept {
     const result<uuid> u = uuid_v4(hooks_.random, hooks_.random_context);
     if (!u) return u.error();
@@ -324,8 +346,11 @@ class client {
     connected_ = false;
   }
 
+  /// True while a connection is open (kept alive for the next call).
   bool connected() const noexcept { return connected_; }
+  /// Connections, requests and retries so far.
   const client_stats& stats() const noexcept { return stats_; }
+  /// The client's copy of its configuration.
   const client_config& config() const noexcept { return config_; }
 
  private:

@@ -8,14 +8,16 @@
 
 namespace kom {
 
+/// Klarna's API regions: Europe, North America, Oceania.
 enum class region : std::uint8_t { eu, na, oc };
+/// Live orders, or Klarna's test environment.
 enum class environment : std::uint8_t { production, playground };
 
 /// A host name and TCP port. Credentials are per region and environment: playground
 /// credentials get 401 from production.
 struct endpoint {
-  std::string_view host;
-  std::uint16_t port = 443;
+  std::string_view host;     ///< not copied: the text must outlive the endpoint
+  std::uint16_t port = 443;  ///< TCP port
 };
 
 /// Klarna's API host for a region and environment (always HTTPS on port 443).

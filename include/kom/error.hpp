@@ -15,11 +15,12 @@
 #include "kom/buffer_writer.hpp"
 #include "kom/config.hpp"
 
+/// Klarna Order Management for point-of-sale terminals: requests, responses, the client.
 namespace kom {
 
 /// Every error kom reports. Values are grouped by layer and stable across versions.
 enum class errc : int {
-  ok = 0,
+  ok = 0,  ///< no error
 
   // Validation of a request, before anything is written (field path says where).
   required = 1,              ///< a required field is missing or empty
@@ -166,11 +167,14 @@ class error_category_impl final : public std::error_category {
 };
 }  // namespace detail
 
+/// kom's std::error_category (name "kom"; message() is rule_text()). A function-local static,
+/// constructed once; allocates nothing.
 inline const std::error_category& error_category() noexcept {
   static const detail::error_category_impl category;
   return category;
 }
 
+/// `e` as a std::error_code of error_category(), so errc compares with std::error_code.
 inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
 }
@@ -179,13 +183,17 @@ inline std::error_code make_error_code(errc e) noexcept {
 /// (KOM_MAX_FIELD_PATH); a longer path is cut, never overrun.
 class field_path {
  public:
+  /// Empty.
   constexpr field_path() noexcept = default;
 
+  /// Adds a field name, with a '.' before it unless the path is empty or `segment` starts
+  /// with '['. Cut at the capacity.
   void append(std::string_view segment) noexcept {
     if (size_ != 0 && !segment.empty() && segment.front() != '[') put('.');
     for (char c : segment) put(c);
   }
 
+  /// Adds an array index: "[2]". Cut at the capacity.
   void append_index(std::size_t index) noexcept {
     char text[24];
     buffer_writer w(text);
@@ -195,6 +203,7 @@ class field_path {
     for (char c : w.view()) put(c);
   }
 
+  /// The path so far, at most KOM_MAX_FIELD_PATH characters; points into this object.
   constexpr std::string_view view() const noexcept { return {chars_, size_}; }
 
  private:
@@ -210,18 +219,29 @@ class field_path {
 /// message (a limit, an expected amount, a needed size). Allocates nothing.
 class error {
  public:
+  /// No error: errc::ok.
   constexpr error() noexcept = default;
+  /// `code` with no field path, and `detail` (see errc for what it means per code).
   constexpr error(errc code, std::int64_t detail = 0) noexcept : code_(code), detail_(detail) {}
+  /// `code` at field `path` (copied), and `detail`.
   error(errc code, const field_path& path, std::int64_t detail = 0) noexcept
       : code_(code), detail_(detail), path_(path) {}
 
+  /// True when code() is errc::ok.
   constexpr bool ok() const noexcept { return code_ == errc::ok; }
+  /// What went wrong.
   constexpr errc code() const noexcept { return code_; }
+  /// The number that completes the message: a limit, an expected amount, a needed size, a
+  /// platform code (see errc); 0 when the code has none.
   constexpr std::int64_t detail() const noexcept { return detail_; }
+  /// The field concerned, e.g. "order_lines[2].quantity_unit"; empty when none. Points into
+  /// this object.
   constexpr std::string_view path() const noexcept { return path_.view(); }
+  /// code() as a std::error_code (kom::error_category()).
   std::error_code error_code() const noexcept { return make_error_code(code_); }
 
   /// Writes the whole message, e.g. "order_lines[2].quantity_unit: longer than 10 characters".
+  /// Cut at `out`'s capacity like any buffer_writer output; allocates nothing.
   void write_message(buffer_writer& out) const noexcept {
     if (!path_.view().empty()) {
       out.append(path_.view());
@@ -275,21 +295,32 @@ class error {
 template <class T>
 class result {
  public:
+  /// A value (moved in); ok() is true.
   result(T value) noexcept(std::is_nothrow_move_constructible<T>::value) : value_(std::move(value)) {}
+  /// An error; the value is T{}. An `e` that is ok() makes an ok result holding T{}.
   result(const ::kom::error& e) noexcept : error_(e) {}
+  /// An error with no path and no detail.
   result(errc code) noexcept : error_(code) {}
 
+  /// True when this holds a value, not an error.
   bool ok() const noexcept { return error_.ok(); }
+  /// ok().
   explicit operator bool() const noexcept { return ok(); }
 
   /// The value; meaningful only when ok().
   T& value() noexcept { return value_; }
+  /// The value; meaningful only when ok().
   const T& value() const noexcept { return value_; }
+  /// value().
   T& operator*() noexcept { return value_; }
+  /// value().
   const T& operator*() const noexcept { return value_; }
+  /// &value().
   T* operator->() noexcept { return &value_; }
+  /// &value().
   const T* operator->() const noexcept { return &value_; }
 
+  /// The error; errc::ok when ok().
   const ::kom::error& error() const noexcept { return error_; }
 
  private:

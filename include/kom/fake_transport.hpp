@@ -49,7 +49,7 @@ namespace kom {
 
 /// A failure kom::fake_transport can give one call; see the table at the top of this file.
 enum class fake_fault : std::uint8_t {
-  none,
+  none,         ///< no fault: the call goes ahead
   refuse,       ///< connect returns io::refused
   unresolved,   ///< connect returns io::unresolved
   time_out,     ///< the call returns io::timed_out (connect, send or recv)
@@ -79,6 +79,7 @@ class basic_fake_transport {
   /// reset().
   using responder = void (*)(void* context, basic_fake_transport& fake, std::string_view request);
 
+  /// Nothing connected, sent, queued or scripted.
   basic_fake_transport() noexcept = default;
   basic_fake_transport(const basic_fake_transport&) = delete;
   basic_fake_transport& operator=(const basic_fake_transport&) = delete;
@@ -139,6 +140,7 @@ class basic_fake_transport {
   /// From now on recv returns io::timed_out, even with reply bytes queued (a server that
   /// stopped answering), across reconnects, until resume_recv() or reset().
   void stall_recv() noexcept { stalled_ = true; }
+  /// Ends stall_recv(): recv answers from the reply queue again.
   void resume_recv() noexcept { stalled_ = false; }
 
   /// Back to the state of a new object: nothing connected, sent, queued or scripted.
@@ -178,6 +180,7 @@ class basic_fake_transport {
 
   /// Every byte the client ever sent, in order: the first SentLog of them.
   std::string_view sent() const noexcept { return {sent_, sent_size_}; }
+  /// More than SentLog bytes were sent: sent() holds only the first SentLog.
   bool sent_overflow() const noexcept { return sent_overflow_; }
 
   /// The last complete request (its first MaxRequest bytes); valid until the next one
@@ -188,14 +191,18 @@ class basic_fake_transport {
 
   /// Reply bytes queued and not yet read.
   std::string_view pending_reply() const noexcept { return {reply_ + reply_begin_, reply_end_ - reply_begin_}; }
+  /// reply() dropped bytes because ReplyQueue unread ones were already queued.
   bool reply_overflow() const noexcept { return reply_overflow_; }
 
   /// The connection is up: connected, and not closed, reset or ended by either side since.
   bool connected() const noexcept { return connected_; }
   /// The host and port of the last connect call (the first max_host bytes of the host).
   std::string_view last_host() const noexcept { return {host_, host_size_}; }
+  /// The port of the last connect call.
   std::uint16_t last_port() const noexcept { return port_; }
+  /// The timeout_ms of the last connect call.
   std::uint32_t last_connect_timeout() const noexcept { return connect_timeout_; }
+  /// The timeout_ms of the last recv call.
   std::uint32_t last_recv_timeout() const noexcept { return recv_timeout_; }
 
   /// Calls that broke kom/transport.hpp's rules: connect while connected, send or recv of
@@ -206,6 +213,9 @@ class basic_fake_transport {
 
   // --- The transport interface -------------------------------------------------------------
 
+  /// kom/transport.hpp's connect: io::ok and connected, or the fault waiting for this call
+  /// (see the table at the top of this file); io::failed when already connected. Records
+  /// the host (first max_host bytes), port and timeout.
   int connect(std::string_view host, std::uint16_t port, std::uint32_t timeout_ms) noexcept {
     const std::size_t op = ++operations_;
     const std::size_t call = ++connect_calls_;
@@ -224,6 +234,9 @@ class basic_fake_transport {
     return io::ok;
   }
 
+  /// kom/transport.hpp's send: logs the bytes (first SentLog) and passes each completed
+  /// request to the responder; the count taken (at most max_io()), or a fault, io::closed
+  /// when not connected, io::failed for a null or empty buffer, io::would_block (block_every()).
   int send(const unsigned char* data, std::size_t size) noexcept {
     const std::size_t op = ++operations_;
     const fake_fault f = take_fault(op_faults_, op_fault_count_, op);
@@ -244,6 +257,10 @@ class basic_fake_transport {
     return static_cast<int>(n);
   }
 
+  /// kom/transport.hpp's recv: queued reply bytes (at most max_io()), 0 after
+  /// close_after_reply()'s bytes are read, io::timed_out when nothing is queued or after
+  /// stall_recv(), or a fault, io::closed when not connected, io::failed for a null or empty
+  /// buffer, io::would_block (block_every()). Never waits.
   int recv(unsigned char* data, std::size_t size, std::uint32_t timeout_ms) noexcept {
     const std::size_t op = ++operations_;
     recv_timeout_ = timeout_ms;

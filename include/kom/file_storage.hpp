@@ -21,8 +21,12 @@
 
 namespace kom {
 
+/// A block_storage in one file, for kom::outbox on POSIX systems. Owns the file descriptor
+/// (closed by the destructor); not copyable. Allocates nothing. Every operation returns 0
+/// or -errno.
 class file_storage {
  public:
+  /// Not open: open() it before storage() is used.
   file_storage() noexcept = default;
   file_storage(const file_storage&) = delete;
   file_storage& operator=(const file_storage&) = delete;
@@ -56,11 +60,13 @@ class file_storage {
     return 0;
   }
 
+  /// Closes the file (without a sync). Safe when closed.
   void close() noexcept {
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
 
+  /// True after a successful open() and before close().
   bool is_open() const noexcept { return fd_ >= 0; }
 
   /// The block_storage over this file; valid while this object lives and the file is open.
@@ -80,6 +86,8 @@ class file_storage {
     return s;
   }
 
+  /// Reads `size` bytes at `offset` in `block` into `data`. 0, or -EINVAL when not open or
+  /// outside the block, -EIO when the file is shorter than it should be, or pread's -errno.
   int read(std::size_t block, std::size_t offset, void* data, std::size_t size) noexcept {
     if (!in_range(block, offset, size)) return -EINVAL;
     unsigned char* p = static_cast<unsigned char*>(data);
@@ -96,11 +104,15 @@ class file_storage {
     return 0;
   }
 
+  /// Writes `size` bytes from `data` at `offset` in `block` (no sync). 0, or -EINVAL when not
+  /// open or outside the block, or pwrite's -errno (-EIO when it writes nothing).
   int write(std::size_t block, std::size_t offset, const void* data, std::size_t size) noexcept {
     if (!in_range(block, offset, size)) return -EINVAL;
     return pwrite_all(block * block_size_ + offset, data, size);
   }
 
+  /// Fills `block` with 0xFF, then sync(). 0, or -EINVAL when not open or `block` is out of
+  /// range, or pwrite's or fsync's -errno.
   int erase(std::size_t block) noexcept {
     if (!in_range(block, 0, block_size_)) return -EINVAL;
     unsigned char ff[256];
@@ -113,6 +125,7 @@ class file_storage {
     return sync();
   }
 
+  /// fsync of the file. 0, or -EBADF when not open, or fsync's -errno.
   int sync() noexcept {
     if (fd_ < 0) return -EBADF;
     return ::fsync(fd_) == 0 ? 0 : -errno;

@@ -30,8 +30,8 @@ namespace kom {
 /// `Authorization: Basic base64(username:password)`, or a Klarna API key
 /// (`klarna_live_api_…`), sent as `Authorization: Basic <API key>` as Klarna documents.
 struct credentials {
-  std::string_view username;
-  std::string_view password;
+  std::string_view username;  ///< at most limits::max_header_value bytes, no ':' and no control characters
+  std::string_view password;  ///< at most limits::max_header_value bytes, no control characters
   std::string_view api_key;  ///< used when set; username and password are then ignored
 };
 
@@ -45,9 +45,9 @@ struct user_agent_info {
 
 /// What every request of one terminal shares.
 struct request_config {
-  endpoint server;
-  ::kom::credentials credentials;
-  user_agent_info user_agent;
+  endpoint server;                  ///< host (visible ASCII, no spaces) and port (not 0)
+  ::kom::credentials credentials;   ///< the Authorization header
+  user_agent_info user_agent;       ///< parts of the User-Agent header
 };
 
 /// The calls kom covers.
@@ -61,7 +61,10 @@ enum class operation : std::uint8_t {
 };
 
 namespace limits {
+/// Longest order or capture id (characters A-Z a-z 0-9 - . _ ~); longer: invalid_path_id.
 inline constexpr std::size_t max_path_id = 255;
+/// Longest header value kom writes from the caller's text (host, credentials, User-Agent
+/// parts, idempotency key); longer: too_long.
 inline constexpr std::size_t max_header_value = 1024;
 }  // namespace limits
 
@@ -341,6 +344,7 @@ inline void wipe_request(char* data, std::size_t size) noexcept {
   if (data != nullptr && size != 0) detail::zeroize(data, size);
 }
 
+/// Wipes all N bytes of `buffer`, as wipe_request(buffer, N).
 template <std::size_t N>
 void wipe_request(char (&buffer)[N]) noexcept {
   wipe_request(buffer, N);

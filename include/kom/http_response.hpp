@@ -190,6 +190,7 @@ class http_response_parser {
     if (bounds_.max_headers > KOM_HTTP_MAX_HEADERS) bounds_.max_headers = KOM_HTTP_MAX_HEADERS;
   }
 
+  /// Parses into all N bytes of `buffer`. Allocates nothing.
   template <std::size_t N>
   explicit http_response_parser(char (&buffer)[N], http_limits bounds = {}) noexcept
       : http_response_parser(buffer, N, bounds) {}
@@ -315,6 +316,7 @@ class http_response_parser {
 
   /// Bytes of the buffer in use: the head plus the body decoded so far.
   std::size_t size() const noexcept { return head_done_ ? body_end_ : head_len_; }
+  /// Size of the caller's buffer: the most head plus decoded body can take.
   std::size_t capacity() const noexcept { return capacity_; }
 
   // ---- status line and headers (valid once head_complete()) --------------------------
@@ -327,6 +329,7 @@ class http_response_parser {
   int minor_version() const noexcept { return minor_version_; }
   /// The raw head in the buffer, status line to the empty line.
   std::string_view head() const noexcept { return {data_, head_len_}; }
+  /// Bytes of head(); the body starts here in the buffer.
   std::size_t head_size() const noexcept { return head_len_; }
 
   /// Number of header lines, in arrival order; at most http_limits::max_headers.
@@ -359,6 +362,7 @@ class http_response_parser {
     return id.empty() ? detail::http1::last_path_segment(location()) : id;
   }
 
+  /// The `Location` header (a created capture's URL); empty when absent.
   std::string_view location() const noexcept { return header("Location"); }
 
   /// `Klarna-Correlation-Id`: log it with every failure, Klarna's support asks for it.

@@ -139,12 +139,15 @@ result<std::size_t> write_validated(const Request& request, buffer_writer& out, 
 
 /// Writes the body of a capture (POST …/orders/{order_id}/captures) after validating it.
 /// Returns the body's size in bytes. `out` in measure-only mode gives the exact size.
+/// Errors: validate()'s (nothing written), buffer_too_small (detail = bytes `out` needs, what
+/// it held before included). Allocates nothing.
 inline result<std::size_t> write_body(const capture_request& request, buffer_writer& out,
                                       const validation_options& options = {}) noexcept {
   return detail::write_validated(request, out, options);
 }
 
 /// Writes the body of a shipping-info update (POST …/captures/{capture_id}/shipping-info).
+/// Returns the body's size in bytes; errors as for a capture's body. Allocates nothing.
 inline result<std::size_t> write_body(const shipping_info_update& request, buffer_writer& out) noexcept {
   return detail::write_validated(request, out);
 }
@@ -157,6 +160,7 @@ result<std::size_t> write_body(const capture_request& request, char (&buffer)[N]
   return write_body(request, out, options);
 }
 
+/// The same for a shipping-info update: all N bytes of `buffer`.
 template <std::size_t N>
 result<std::size_t> write_body(const shipping_info_update& request, char (&buffer)[N]) noexcept {
   buffer_writer out(buffer);

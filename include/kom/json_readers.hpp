@@ -513,7 +513,7 @@ inline error read_capture(std::string_view body, capture& out, capture_storage_r
   out = capture{};
   detail::capture_schema schema(&out, 1, false, storage);
   bool truncated = false;
-  const error e = detail::run_sax_reader(body, schema, storage.text, storage.text_capacity,
+  const error e = detail::run_sax_reader(body, detail::schema_ref(schema), storage.text, storage.text_capacity,
                                          options.allow_truncation, &truncated);
   out.truncated = out.truncated || truncated;
   return e;
@@ -523,13 +523,14 @@ inline error read_capture(std::string_view body, capture& out, capture_storage_r
 /// array) into `items[0, capacity)`; `out.captures` views the ones read. All their lines,
 /// shipping entries and text come from the one `storage`, started afresh. More captures than
 /// `capacity` is json_too_many_items with an empty path (or, with truncation allowed, the
-/// rest is skipped and `out.truncated` set). Allocates nothing.
+/// rest is skipped and `out.truncated` set). Allocates nothing. Other errors and limits: see
+/// the top of this header.
 inline error read_captures(std::string_view body, capture_list& out, capture* items, std::size_t capacity,
                            capture_storage_ref storage, const read_options& options = {}) noexcept {
   out = capture_list{};
   detail::capture_schema schema(items, capacity, true, storage);
   bool truncated = false;
-  const error e = detail::run_sax_reader(body, schema, storage.text, storage.text_capacity,
+  const error e = detail::run_sax_reader(body, detail::schema_ref(schema), storage.text, storage.text_capacity,
                                          options.allow_truncation, &truncated);
   out.captures = {items, schema.count()};
   out.truncated = truncated;
@@ -546,12 +547,13 @@ error read_captures(std::string_view body, capture_list& out, capture (&items)[N
 /// Reads an order (the body of GET /ordermanagement/v1/orders/{order_id}) into `out`: status,
 /// fraud status, amounts, currency, expiry and its captures' ids and amounts, with their text,
 /// in `storage` (started afresh). Everything else in the order is skipped. Allocates nothing.
+/// Errors and limits: see the top of this header.
 inline error read_order(std::string_view body, order& out, order_storage_ref storage,
                         const read_options& options = {}) noexcept {
   out = order{};
   detail::order_schema schema(out, storage);
   bool truncated = false;
-  const error e = detail::run_sax_reader(body, schema, storage.text, storage.text_capacity,
+  const error e = detail::run_sax_reader(body, detail::schema_ref(schema), storage.text, storage.text_capacity,
                                          options.allow_truncation, &truncated);
   out.truncated = truncated;
   return e;
@@ -567,7 +569,7 @@ inline error read_error_body(std::string_view body, error_body& out, error_body_
   out = error_body{};
   detail::error_body_schema schema(out, storage);
   bool truncated = false;
-  const error e = detail::run_sax_reader(body, schema, storage.text, storage.text_capacity,
+  const error e = detail::run_sax_reader(body, detail::schema_ref(schema), storage.text, storage.text_capacity,
                                          options.allow_truncation, &truncated);
   out.truncated = truncated;
   return e;

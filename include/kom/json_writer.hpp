@@ -16,16 +16,28 @@
 
 namespace kom {
 
+/// Compact JSON (RFC 8259) into a buffer_writer, checked as it goes: misuse and invalid UTF-8
+/// set status() instead of writing broken JSON. Nests at most KOM_JSON_WRITER_MAX_DEPTH deep.
+/// Allocates nothing.
 class json_writer {
  public:
+  /// Writes to `out`, which must outlive the writer.
   explicit json_writer(buffer_writer& out) noexcept : out_(out) {}
 
+  /// Opens an object (a value: after key() inside an object). Errors: nesting_too_deep,
+  /// invalid_json_call.
   void begin_object() noexcept { open(true, '{'); }
+  /// Closes the innermost object. Errors: invalid_json_call (the innermost open one is not an
+  /// object, or its last key has no value).
   void end_object() noexcept { close(true, '}'); }
+  /// Opens an array (a value). Errors: nesting_too_deep, invalid_json_call.
   void begin_array() noexcept { open(false, '['); }
+  /// Closes the innermost array. Errors: invalid_json_call (the innermost open one is not an
+  /// array).
   void end_array() noexcept { close(false, ']'); }
 
-  /// An object key; the value call that follows belongs to it.
+  /// An object key; the value call that follows belongs to it. Errors: invalid_json_call
+  /// (not inside an object, or after a key), invalid_utf8.
   void key(std::string_view name) noexcept {
     if (status_ != errc::ok) return;
     if (depth_ == 0 || !is_object(depth_) || after_key_) return fail(errc::invalid_json_call);
@@ -36,28 +48,34 @@ class json_writer {
     after_key_ = true;
   }
 
+  /// A string value, quoted and escaped. Errors: invalid_utf8, invalid_json_call.
   void string(std::string_view s) noexcept {
     if (!detail::scan_utf8(s).valid) return fail(errc::invalid_utf8);
     if (before_value()) quoted(s);
   }
 
+  /// An integer value. Errors: invalid_json_call.
   void integer(std::int64_t v) noexcept {
     if (before_value()) out_.append_int(v);
   }
 
+  /// true or false. Errors: invalid_json_call.
   void boolean(bool v) noexcept {
     if (before_value()) out_.append(v ? std::string_view("true") : std::string_view("false"));
   }
 
+  /// null. Errors: invalid_json_call.
   void null() noexcept {
     if (before_value()) out_.append("null");
   }
 
+  /// key(name), then string(value).
   void member(std::string_view name, std::string_view value) noexcept {
     key(name);
     string(value);
   }
 
+  /// key(name), then integer(value).
   void member(std::string_view name, std::int64_t value) noexcept {
     key(name);
     integer(value);
@@ -68,6 +86,7 @@ class json_writer {
   errc status() const noexcept { return status_; }
   /// True when every object and array opened has been closed.
   bool balanced() const noexcept { return depth_ == 0 && !after_key_; }
+  /// The buffer_writer written to: its size(), overflow() and view().
   buffer_writer& out() const noexcept { return out_; }
 
  private:

@@ -18,15 +18,23 @@ namespace kom {
 template <class T>
 class list_view {
  public:
+  /// Empty.
   constexpr list_view() noexcept = default;
+  /// `data[0, size)`, not copied; empty when `data` is null.
   constexpr list_view(const T* data, std::size_t size) noexcept : data_(data), size_(data ? size : 0) {}
+  /// All N items of `items`, not copied.
   template <std::size_t N>
   constexpr list_view(const T (&items)[N]) noexcept : data_(items), size_(N) {}
 
+  /// The first item.
   constexpr const T* begin() const noexcept { return data_; }
+  /// One past the last item.
   constexpr const T* end() const noexcept { return data_ + size_; }
+  /// Number of items.
   constexpr std::size_t size() const noexcept { return size_; }
+  /// True when there are no items.
   constexpr bool empty() const noexcept { return size_ == 0; }
+  /// Item `i`; unchecked: `i` must be below size().
   constexpr const T& operator[](std::size_t i) const noexcept { return data_[i]; }
 
  private:
@@ -38,16 +46,19 @@ class list_view {
 // `unset` (not sent) is 0 in each; `unknown` stands for any text outside Klarna's set, which
 // validation refuses in a request and a response reader keeps without failing.
 
+/// An order line's `type`.
 enum class order_line_type : std::uint8_t {
   unset, physical, discount, shipping_fee, sales_tax, store_credit, gift_card, digital,
   surcharge, return_fee, unknown
 };
 
+/// A shipping entry's `shipping_method` (Klarna spells them "PickUpStore", "Home", ...).
 enum class shipping_method : std::uint8_t {
   unset, pick_up_store, home, box_reg, box_unreg, pick_up_point, own, postal, dhl_packstation,
   digital, undefined, pick_up_warehouse, click_collect, pallet_delivery, unknown
 };
 
+/// A subscription's `interval` (Klarna spells them "DAY", "WEEK", ...).
 enum class subscription_interval : std::uint8_t { unset, day, week, month, year, unknown };
 
 namespace detail {
@@ -79,9 +90,11 @@ constexpr E enum_from_text(std::string_view text, const std::string_view (&names
 constexpr std::string_view to_string(order_line_type t) noexcept {
   return detail::enum_name(t, detail::order_line_type_names);
 }
+/// Klarna's spelling, e.g. "PickUpStore"; empty for unset, unknown and out-of-range values.
 constexpr std::string_view to_string(shipping_method m) noexcept {
   return detail::enum_name(m, detail::shipping_method_names);
 }
+/// Klarna's spelling, e.g. "MONTH"; empty for unset, unknown and out-of-range values.
 constexpr std::string_view to_string(subscription_interval i) noexcept {
   return detail::enum_name(i, detail::subscription_interval_names);
 }
@@ -90,15 +103,18 @@ constexpr std::string_view to_string(subscription_interval i) noexcept {
 constexpr order_line_type order_line_type_from_string(std::string_view s) noexcept {
   return detail::enum_from_text<order_line_type>(s, detail::order_line_type_names);
 }
+/// Exact, case-sensitive match of Klarna's spelling; anything else is `unknown`.
 constexpr shipping_method shipping_method_from_string(std::string_view s) noexcept {
   return detail::enum_from_text<shipping_method>(s, detail::shipping_method_names);
 }
+/// Exact, case-sensitive match of Klarna's spelling; anything else is `unknown`.
 constexpr subscription_interval subscription_interval_from_string(std::string_view s) noexcept {
   return detail::enum_from_text<subscription_interval>(s, detail::subscription_interval_names);
 }
 
 // ---- objects -------------------------------------------------------------------------------
 
+/// Optional details of a product; limits in characters.
 struct product_identifiers {
   std::string_view brand;                     ///< <= 70 characters
   std::string_view category_path;             ///< <= 750, e.g. "Electronics Store > Computers"
@@ -111,14 +127,14 @@ struct product_identifiers {
 /// All three fields are required when a line carries a subscription.
 struct subscription {
   std::string_view name;                                        ///< 1..255 characters
-  subscription_interval interval = subscription_interval::unset;
+  subscription_interval interval = subscription_interval::unset;  ///< required: not unset
   std::int64_t interval_count = 0;                              ///< >= 1 (int32)
 };
 
 /// One order line. name, quantity, unit_price and total_amount are required by Klarna and
 /// always sent; amounts are in minor units (cents), tax_rate in hundredths of a percent.
 struct order_line {
-  order_line_type type = order_line_type::unset;
+  order_line_type type = order_line_type::unset;  ///< not sent when unset
   std::string_view reference;                  ///< SKU, <= 255 characters
   std::string_view name;                       ///< 1..255 characters, required
   std::int64_t quantity = 0;                   ///< >= 0
@@ -135,9 +151,10 @@ struct order_line {
   const ::kom::subscription* subscription = nullptr;                ///< not sent when null
 };
 
+/// How one parcel of a capture travels; every field optional, limits in characters.
 struct shipping_info {
   std::string_view shipping_company;          ///< <= 100 characters, e.g. "DHL US"
-  ::kom::shipping_method shipping_method = ::kom::shipping_method::unset;
+  ::kom::shipping_method shipping_method = ::kom::shipping_method::unset;  ///< not sent when unset
   std::string_view tracking_number;           ///< <= 100
   std::string_view tracking_uri;              ///< <= 1024
   std::string_view return_shipping_company;   ///< <= 100

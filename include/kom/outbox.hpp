@@ -112,12 +112,16 @@ namespace kom {
 /// whole block to 0xFF. Writes only ever go to erased bytes (flash semantics). sync (may be
 /// null) makes earlier writes durable (fsync).
 struct block_storage {
-  void* context = nullptr;
-  std::size_t block_size = 0;
-  std::size_t block_count = 0;
+  void* context = nullptr;        ///< passed to every function
+  std::size_t block_size = 0;     ///< bytes per block (an erase unit)
+  std::size_t block_count = 0;    ///< blocks; at least 2 (two areas of block_count / 2 blocks)
+  /// Reads `size` bytes at `offset` in `block` into `data`.
   int (*read)(void* context, std::size_t block, std::size_t offset, void* data, std::size_t size) = nullptr;
+  /// Writes `size` bytes from `data` at `offset` in `block` (erased bytes only).
   int (*write)(void* context, std::size_t block, std::size_t offset, const void* data, std::size_t size) = nullptr;
+  /// Sets every byte of `block` to 0xFF.
   int (*erase)(void* context, std::size_t block) = nullptr;
+  /// Makes the writes so far durable; may be null.
   int (*sync)(void* context) = nullptr;
 };
 
@@ -135,25 +139,38 @@ inline std::uint32_t crc32_update(std::uint32_t crc, const void* data, std::size
 /// A wall clock (milliseconds since 1970): the first-attempt times that the 24-hour rule
 /// looks at survive a reboot, so a monotonic clock does not fit.
 struct wall_clock {
-  void* context = nullptr;
-  std::uint64_t (*now_ms)(void* context) = nullptr;
+  void* context = nullptr;                             ///< passed to now_ms
+  std::uint64_t (*now_ms)(void* context) = nullptr;    ///< milliseconds since 1970; required
 };
 
-enum class outbox_op : std::uint8_t { capture = 1, shipping_info = 2, send_out = 3 };
-enum class outbox_state : std::uint8_t { pending, done, failed, forgotten };
+/// The kind of a queued operation.
+enum class outbox_op : std::uint8_t {
+  capture = 1,        ///< client::capture
+  shipping_info = 2,  ///< client::append_shipping_info
+  send_out = 3        ///< client::trigger_send_out
+};
+/// Where a queued operation stands.
+enum class outbox_state : std::uint8_t {
+  pending,    ///< not yet sent, or sent without a definite answer: drain() sends it
+  done,       ///< Klarna applied it
+  failed,     ///< refused for good; kept with its outbox_failure for the back office
+  forgotten   ///< dropped by forget(): never sent, removed at the next compaction
+};
 
 /// The capture a shipping-info update or send-out is for: its id, or the sequence number of
 /// a capture queued in the same outbox whose id is not known yet.
 struct capture_ref {
-  std::string_view capture_id;
-  std::uint32_t record = 0;
+  std::string_view capture_id;  ///< a known capture id (used when record is 0)
+  std::uint32_t record = 0;     ///< a queued capture's sequence number; 0 when none
+  /// A capture whose id is known.
   static capture_ref id(std::string_view capture_id) noexcept { return {capture_id, 0}; }
+  /// The capture queued as operation `seq` (what append_capture returned).
   static capture_ref of_record(std::uint32_t seq) noexcept { return {{}, seq}; }
 };
 
 /// Why an operation failed for good, for the back office.
 struct outbox_failure {
-  errc code = errc::ok;
+  errc code = errc::ok;                ///< what failed (http_error: see status and error_code)
   int status = 0;                      ///< HTTP status; 0 when none
   std::string_view error_code;         ///< Klarna's error_code, e.g. CAPTURE_NOT_ALLOWED
   std::string_view message;            ///< Klarna's first error message
@@ -162,10 +179,10 @@ struct outbox_failure {
 
 /// One operation as read back (views into the outbox; valid until its next call).
 struct outbox_item {
-  std::uint32_t seq = 0;
-  outbox_op op = outbox_op::capture;
-  outbox_state state = outbox_state::pending;
-  std::string_view order_id;
+  std::uint32_t seq = 0;               ///< sequence number, from 1
+  outbox_op op = outbox_op::capture;   ///< what kind of operation
+  outbox_state state = outbox_state::pending;  ///< where it stands
+  std::string_view order_id;           ///< the order
   std::string_view idempotency_key;    ///< the key the next attempt carries
   std::string_view capture_id;         ///< given, or (done capture) the one Klarna made
   std::uint32_t capture_of = 0;        ///< the queued capture's sequence number, or 0
@@ -387,11 +404,13 @@ class basic_outbox {
   static_assert(MaxOps > 0 && MaxRecord >= 512 && MaxRecord <= 65535, "MaxRecord is 512..65535 payload bytes");
 
  public:
-  static constexpr std::size_t max_ops = MaxOps;
-  static constexpr std::size_t max_record = MaxRecord;
-  static constexpr std::size_t max_lines = MaxLines;
-  static constexpr std::size_t max_shipping = MaxShipping;
+  static constexpr std::size_t max_ops = MaxOps;          ///< operations held at once
+  static constexpr std::size_t max_record = MaxRecord;    ///< payload bytes of one record (512..65535)
+  static constexpr std::size_t max_lines = MaxLines;      ///< order lines of one queued capture
+  static constexpr std::size_t max_shipping = MaxShipping;  ///< shipping entries of one queued operation
 
+  /// An outbox over `storage` (copied; its context must outlive the outbox), with `clock`.
+  /// Reads nothing yet: call open() before anything else. Allocates nothing.
   basic_outbox(const block_storage& storage, const wall_clock& clock) noexcept : storage_(storage), clock_(clock) {}
   basic_outbox(const basic_outbox&) = delete;
   basic_outbox& operator=(const basic_outbox&) = delete;
@@ -439,9 +458,13 @@ class basic_outbox {
   // the request's validation error; too_many_items (detail MaxLines, MaxShipping or MaxOps,
   // path says which); too_long (the idempotency key, detail 64; or the record, path
   // "record", detail MaxRecord); required (an empty key, or capture_of naming no capture
-  // in the outbox); buffer_too_small (the storage cannot hold it even after compaction:
+  // in the outbox); invalid_path_id (order_id, capture_id); invalid_client_setup (not
+  // opened); buffer_too_small (the storage cannot hold it even after compaction:
   // detail = bytes one area needs); io_failed (detail = the storage's code).
 
+  /// Queues a capture of `order_id`: validated (kom::validate, default options), at most MaxLines
+  /// order lines and MaxShipping shipping entries. Returns its sequence number once
+  /// committed, or one of the errors above.
   result<std::uint32_t> append_capture(std::string_view order_id, const capture_request& request,
                                        std::string_view idempotency_key) noexcept {
     if (::kom::error e = validate(request); !e.ok()) return e;
@@ -450,6 +473,9 @@ class basic_outbox {
     return append_op(detail::rk_capture, order_id, capture_ref{}, idempotency_key, &request, nullptr);
   }
 
+  /// Queues a shipping-info update of `capture` (at most MaxShipping entries). Returns its
+  /// sequence number once committed, or one of the errors above; required (path capture_of)
+  /// when `capture` names no queued capture.
   result<std::uint32_t> append_shipping_info(std::string_view order_id, capture_ref capture,
                                              const shipping_info_update& update,
                                              std::string_view idempotency_key) noexcept {
@@ -458,6 +484,8 @@ class basic_outbox {
     return append_op(detail::rk_shipping_info, order_id, capture, idempotency_key, nullptr, &update);
   }
 
+  /// Queues a trigger-send-out of `capture`. Returns its sequence number once committed, or
+  /// one of the errors above; required (path capture_of) when `capture` names no queued capture.
   result<std::uint32_t> append_send_out(std::string_view order_id, capture_ref capture,
                                         std::string_view idempotency_key) noexcept {
     return append_op(detail::rk_send_out, order_id, capture, idempotency_key, nullptr, nullptr);
@@ -466,6 +494,7 @@ class basic_outbox {
   // ---- reading -------------------------------------------------------------------------------
 
   std::size_t size() const noexcept { return count_; }  ///< operations held (any state)
+  /// Operations still pending (drain() sends them).
   std::size_t pending() const noexcept {
     std::size_t n = 0;
     for (std::size_t i = 0; i < count_; ++i) n += entries_[i].state == outbox_state::pending;
@@ -477,8 +506,11 @@ class basic_outbox {
   std::size_t corrupt_records() const noexcept { return corrupt_; }
   /// True when the log ends in a torn record (a power cut mid-write): the next append compacts.
   bool torn_tail() const noexcept { return torn_; }
+  /// The active area's generation: one more at each compaction.
   std::uint32_t generation() const noexcept { return generation_; }
+  /// Bytes of the active area in use, its header included.
   std::size_t bytes_used() const noexcept { return tail_; }
+  /// Bytes of one area: (block_count / 2) * block_size.
   std::size_t area_bytes() const noexcept { return area_bytes_; }
 
   /// The sequence number of the operation queued with this idempotency key (its first key or
@@ -517,7 +549,8 @@ class basic_outbox {
 
   /// Moves the live operations into the other area now (otherwise done when an append needs
   /// room). Done operations (except captures a pending operation still needs) and forgotten
-  /// ones are dropped.
+  /// ones are dropped. Errors: invalid_client_setup (not opened), buffer_too_small (the live
+  /// records do not fit one area; detail = bytes needed), io_failed (detail = the storage's code).
   ::kom::error compact() noexcept {
     if (!opened_) return ::kom::error(errc::invalid_client_setup);
     return compact_into(0);
@@ -558,6 +591,7 @@ class basic_outbox {
     return d;
   }
 
+  /// The same, with all N of `items`.
   template <std::size_t N>
   outbox_drain drain(client& klarna, ::kom::capture (&items)[N], capture_storage_ref storage) noexcept {
     return drain(klarna, items, N, storage);

@@ -146,6 +146,7 @@ class posix_tcp {
   /// The longest host name accepted: a DNS name's limit (RFC 1035), trailing dot excluded.
   static constexpr std::size_t max_host = 253;
 
+  /// Not connected. Allocates nothing (connect's getaddrinfo allocates inside the C library).
   explicit posix_tcp(posix_tcp_options options = {}) noexcept : options_(options) {}
   ~posix_tcp() { close(); }
   posix_tcp(const posix_tcp&) = delete;
@@ -271,6 +272,7 @@ class posix_tcp {
 
   /// The socket, -1 when closed (for the caller's own setsockopt, e.g. keepalive).
   int fd() const noexcept { return fd_; }
+  /// True while a socket is open.
   bool is_open() const noexcept { return fd_ >= 0; }
 
  private:

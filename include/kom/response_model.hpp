@@ -39,7 +39,7 @@ enum class fraud_status : std::uint8_t { unset, accepted, pending, rejected, unk
 /// An error body's `error_code`: the codes of Klarna's Order Management error list. The family
 /// is open-ended (403 XXX_NOT_ALLOWED, 404 NO_SUCH_XXX): decide on the HTTP status when `unknown`.
 enum class klarna_error_code : std::uint8_t {
-  unset,
+  unset,                    ///< no error_code in the body
   not_found,                ///< 400 invalid request, 404 refund not found
   capture_not_allowed,      ///< 403: order cancelled or expired, or amount above the remaining authorization
   cancel_not_allowed,       ///< 403
@@ -55,7 +55,7 @@ enum class klarna_error_code : std::uint8_t {
   internal_server_error,    ///< 500
   unexpected_error,         ///< 500
   temporarily_unavailable,  ///< 502, 503, 504
-  unknown
+  unknown                   ///< any other code: error_body::error_code_text has it
 };
 
 namespace detail {
@@ -73,9 +73,11 @@ inline constexpr std::string_view klarna_error_code_names[] = {
 constexpr std::string_view to_string(order_status s) noexcept {
   return detail::enum_name(s, detail::order_status_names);
 }
+/// Klarna's spelling, e.g. "ACCEPTED"; empty for unset, unknown and out-of-range values.
 constexpr std::string_view to_string(fraud_status s) noexcept {
   return detail::enum_name(s, detail::fraud_status_names);
 }
+/// Klarna's spelling, e.g. "NO_SUCH_ORDER"; empty for unset, unknown and out-of-range values.
 constexpr std::string_view to_string(klarna_error_code c) noexcept {
   return detail::enum_name(c, detail::klarna_error_code_names);
 }
@@ -84,9 +86,11 @@ constexpr std::string_view to_string(klarna_error_code c) noexcept {
 constexpr order_status order_status_from_string(std::string_view s) noexcept {
   return detail::enum_from_text<order_status>(s, detail::order_status_names);
 }
+/// Exact, case-sensitive match of Klarna's spelling; anything else, "" included, is `unknown`.
 constexpr fraud_status fraud_status_from_string(std::string_view s) noexcept {
   return detail::enum_from_text<fraud_status>(s, detail::fraud_status_names);
 }
+/// Exact, case-sensitive match of Klarna's spelling; anything else, "" included, is `unknown`.
 constexpr klarna_error_code klarna_error_code_from_string(std::string_view s) noexcept {
   return detail::enum_from_text<klarna_error_code>(s, detail::klarna_error_code_names);
 }
@@ -96,33 +100,33 @@ constexpr klarna_error_code klarna_error_code_from_string(std::string_view s) no
 /// A billing or shipping address as a capture reports it. (Klarna's 2024 schema adds
 /// `attention` and `organization_name`; kom skips them.)
 struct address {
-  std::string_view given_name;
-  std::string_view family_name;
-  std::string_view title;
-  std::string_view street_address;
-  std::string_view street_address2;
-  std::string_view postal_code;
-  std::string_view city;
-  std::string_view region;
+  std::string_view given_name;       ///< first name
+  std::string_view family_name;      ///< last name
+  std::string_view title;            ///< e.g. "Mr", "Ms"
+  std::string_view street_address;   ///< street and number
+  std::string_view street_address2;  ///< a second address line
+  std::string_view postal_code;      ///< postal or ZIP code
+  std::string_view city;             ///< city
+  std::string_view region;           ///< state or region, where the country has them
   std::string_view country;   ///< ISO 3166 alpha-2, as sent ("US" or "us")
-  std::string_view email;
-  std::string_view phone;
+  std::string_view email;            ///< e-mail address
+  std::string_view phone;            ///< phone number
 };
 
 /// One capture: GET /ordermanagement/v1/orders/{order_id}/captures/{capture_id}, or one item
 /// of GET …/captures. Amounts are in minor units; an absent amount reads 0.
 struct capture {
-  std::string_view capture_id;
+  std::string_view capture_id;          ///< Klarna's id of the capture
   std::string_view klarna_reference;    ///< customer-facing, e.g. "4K7Q6QF6-1"
-  std::int64_t captured_amount = 0;
+  std::int64_t captured_amount = 0;     ///< the amount captured
   std::string_view captured_at;         ///< ISO 8601 as sent, e.g. "2017-01-10T10:31:17.973Z"
-  std::string_view description;
-  std::string_view reference;
-  std::int64_t refunded_amount = 0;
+  std::string_view description;         ///< as given at capture
+  std::string_view reference;           ///< the merchant's reference, as given at capture
+  std::int64_t refunded_amount = 0;     ///< refunded from this capture so far
   list_view<order_line> order_lines;    ///< product_identifiers / subscription point into the storage
-  list_view<::kom::shipping_info> shipping_info;
-  address billing_address;
-  address shipping_address;
+  list_view<::kom::shipping_info> shipping_info;  ///< shipping entries, in the storage
+  address billing_address;              ///< empty fields when absent
+  address shipping_address;             ///< empty fields when absent
   /// Something of this capture was dropped or cut to fit the storage (only when the read
   /// allowed truncation).
   bool truncated = false;
@@ -130,18 +134,18 @@ struct capture {
 
 /// The captures of GET …/captures, as read into the caller's array.
 struct capture_list {
-  list_view<capture> captures;
+  list_view<capture> captures;  ///< the captures read, in the caller's array
   /// Captures beyond the array were dropped, or some capture is itself `truncated`.
   bool truncated = false;
 };
 
 /// A capture as an order lists it: its ids and amounts (its lines are not read).
 struct order_capture {
-  std::string_view capture_id;
-  std::string_view klarna_reference;
-  std::string_view reference;
-  std::int64_t captured_amount = 0;
-  std::int64_t refunded_amount = 0;
+  std::string_view capture_id;          ///< Klarna's id of the capture
+  std::string_view klarna_reference;    ///< customer-facing, e.g. "4K7Q6QF6-1"
+  std::string_view reference;           ///< the merchant's reference, as given at capture
+  std::int64_t captured_amount = 0;     ///< minor units; 0 when absent
+  std::int64_t refunded_amount = 0;     ///< minor units; 0 when absent
   std::string_view captured_at;         ///< ISO 8601 as sent
 };
 
@@ -149,31 +153,31 @@ struct order_capture {
 /// The amounts are std::optional because a missing amount is not a zero amount: with no
 /// remaining_authorized_amount, nothing is known about what may still be captured.
 struct order {
-  std::string_view order_id;
-  order_status status = order_status::unset;
+  std::string_view order_id;                    ///< Klarna's id of the order
+  order_status status = order_status::unset;    ///< the order's status
   std::string_view status_text;                 ///< as sent, for logging an `unknown` status
-  ::kom::fraud_status fraud_status = ::kom::fraud_status::unset;
+  ::kom::fraud_status fraud_status = ::kom::fraud_status::unset;  ///< see kom::fraud_status
   std::string_view fraud_status_text;           ///< as sent
-  std::optional<std::int64_t> order_amount;
-  std::optional<std::int64_t> original_order_amount;
+  std::optional<std::int64_t> order_amount;     ///< the order's amount now, minor units
+  std::optional<std::int64_t> original_order_amount;  ///< the amount first authorized
   std::optional<std::int64_t> captured_amount;  ///< total of all captures
-  std::optional<std::int64_t> refunded_amount;
-  std::optional<std::int64_t> remaining_authorized_amount;
+  std::optional<std::int64_t> refunded_amount;  ///< total refunded
+  std::optional<std::int64_t> remaining_authorized_amount;  ///< what may still be captured
   std::string_view purchase_currency;           ///< ISO 4217 as sent ("USD" or "usd")
   std::string_view expires_at;                  ///< ISO 8601: capture only before this time
-  list_view<order_capture> captures;
+  list_view<order_capture> captures;            ///< the order's captures, in the storage
   bool truncated = false;                       ///< captures or text dropped or cut to fit
 };
 
 /// The body of an Order Management error (4xx, 5xx): {error_code, error_messages,
 /// correlation_id}. Give Klarna's support the correlation_id.
 struct error_body {
-  klarna_error_code error_code = klarna_error_code::unset;
+  klarna_error_code error_code = klarna_error_code::unset;  ///< the error's code
   std::string_view error_code_text;             ///< as sent, for an `unknown` code
   /// `error_messages` items, then those of `error_message` (a string or an array, which
   /// older services send), in the order they come.
   list_view<std::string_view> error_messages;
-  std::string_view correlation_id;
+  std::string_view correlation_id;              ///< Klarna's id of the request, for its support
   std::string_view service_version;             ///< sent by some services; often empty
   bool truncated = false;                       ///< messages or text dropped or cut to fit
 };
@@ -185,16 +189,16 @@ struct error_body {
 
 /// The memory a capture read fills, as pointers and capacities (made by capture_storage).
 struct capture_storage_ref {
-  order_line* lines = nullptr;
-  std::size_t lines_capacity = 0;
-  ::kom::shipping_info* shipping = nullptr;
-  std::size_t shipping_capacity = 0;
-  product_identifiers* identifiers = nullptr;
-  std::size_t identifiers_capacity = 0;
-  ::kom::subscription* subscriptions = nullptr;
-  std::size_t subscriptions_capacity = 0;
-  char* text = nullptr;
-  std::size_t text_capacity = 0;
+  order_line* lines = nullptr;                    ///< order lines of every capture read
+  std::size_t lines_capacity = 0;                 ///< number of `lines`
+  ::kom::shipping_info* shipping = nullptr;       ///< shipping entries of every capture read
+  std::size_t shipping_capacity = 0;              ///< number of `shipping`
+  product_identifiers* identifiers = nullptr;     ///< the lines' product_identifiers
+  std::size_t identifiers_capacity = 0;           ///< number of `identifiers`
+  ::kom::subscription* subscriptions = nullptr;   ///< the lines' subscriptions
+  std::size_t subscriptions_capacity = 0;         ///< number of `subscriptions`
+  char* text = nullptr;                           ///< every kept string, unescaped
+  std::size_t text_capacity = 0;                  ///< bytes of `text`
 };
 
 /// Storage for reading one capture, or all captures of an order (shared by them). Lines,
@@ -205,12 +209,13 @@ template <std::size_t Lines = 16, std::size_t Shipping = 4, std::size_t TextByte
           std::size_t Identifiers = 4, std::size_t Subscriptions = 4>
 class capture_storage {
  public:
-  static constexpr std::size_t lines_capacity = Lines;
-  static constexpr std::size_t shipping_capacity = Shipping;
-  static constexpr std::size_t text_capacity = TextBytes;
-  static constexpr std::size_t identifiers_capacity = Identifiers;
-  static constexpr std::size_t subscriptions_capacity = Subscriptions;
+  static constexpr std::size_t lines_capacity = Lines;                  ///< order lines over the whole read
+  static constexpr std::size_t shipping_capacity = Shipping;            ///< shipping entries over the whole read
+  static constexpr std::size_t text_capacity = TextBytes;               ///< bytes of text
+  static constexpr std::size_t identifiers_capacity = Identifiers;      ///< product_identifiers over the whole read
+  static constexpr std::size_t subscriptions_capacity = Subscriptions;  ///< subscriptions over the whole read
 
+  /// This storage as a capture_storage_ref (an lvalue only: the results point into it).
   operator capture_storage_ref() & noexcept {
     return {lines_, Lines, shipping_, Shipping, identifiers_, Identifiers, subscriptions_, Subscriptions, text_, TextBytes};
   }
@@ -227,19 +232,20 @@ class capture_storage {
 
 /// The memory an order read fills (made by order_storage).
 struct order_storage_ref {
-  order_capture* captures = nullptr;
-  std::size_t captures_capacity = 0;
-  char* text = nullptr;
-  std::size_t text_capacity = 0;
+  order_capture* captures = nullptr;   ///< the order's captures
+  std::size_t captures_capacity = 0;   ///< number of `captures`
+  char* text = nullptr;                ///< every kept string, unescaped
+  std::size_t text_capacity = 0;       ///< bytes of `text`
 };
 
 /// Storage for reading an order: its captures' ids and amounts, and its text.
 template <std::size_t Captures = 8, std::size_t TextBytes = 1024>
 class order_storage {
  public:
-  static constexpr std::size_t captures_capacity = Captures;
-  static constexpr std::size_t text_capacity = TextBytes;
+  static constexpr std::size_t captures_capacity = Captures;  ///< captures of the order kept
+  static constexpr std::size_t text_capacity = TextBytes;     ///< bytes of text
 
+  /// This storage as an order_storage_ref (an lvalue only: the results point into it).
   operator order_storage_ref() & noexcept { return {captures_, Captures, text_, TextBytes}; }
   operator order_storage_ref() && = delete;
 
@@ -250,19 +256,20 @@ class order_storage {
 
 /// The memory an error-body read fills (made by error_body_storage).
 struct error_body_storage_ref {
-  std::string_view* messages = nullptr;
-  std::size_t messages_capacity = 0;
-  char* text = nullptr;
-  std::size_t text_capacity = 0;
+  std::string_view* messages = nullptr;  ///< the error messages
+  std::size_t messages_capacity = 0;     ///< number of `messages`
+  char* text = nullptr;                  ///< every kept string, unescaped
+  std::size_t text_capacity = 0;         ///< bytes of `text`
 };
 
 /// Storage for reading an error body: its messages and its text.
 template <std::size_t Messages = 4, std::size_t TextBytes = 512>
 class error_body_storage {
  public:
-  static constexpr std::size_t messages_capacity = Messages;
-  static constexpr std::size_t text_capacity = TextBytes;
+  static constexpr std::size_t messages_capacity = Messages;  ///< error messages kept
+  static constexpr std::size_t text_capacity = TextBytes;     ///< bytes of text
 
+  /// This storage as an error_body_storage_ref (an lvalue only: the results point into it).
   operator error_body_storage_ref() & noexcept { return {messages_, Messages, text_, TextBytes}; }
   operator error_body_storage_ref() && = delete;
 

@@ -52,7 +52,7 @@
 #include "kom/transport.hpp"
 #include "kom/uuid.hpp"
 
-// The largest certificate add_ca(std::string_view) decodes (DER bytes, on the stack).
+/// The largest certificate add_ca(std::string_view) decodes (DER bytes, on the stack).
 #ifndef KOM_TLS_MAX_CA_DER
 #define KOM_TLS_MAX_CA_DER 4096
 #endif
@@ -74,9 +74,10 @@ class tls_stream {
   /// The longest host name connect() takes: a DNS name's limit (RFC 1035).
   static constexpr std::size_t max_host = 253;
 
+  /// What handshakes() returns.
   struct handshake_counts {
-    std::uint32_t full = 0;
-    std::uint32_t resumed = 0;
+    std::uint32_t full = 0;     ///< full handshakes
+    std::uint32_t resumed = 0;  ///< abbreviated handshakes that resumed a kept session
   };
 
   /// `plain` must outlive the stream. `random` fills the handshake's random values (seeded

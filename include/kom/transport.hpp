@@ -38,6 +38,7 @@ inline constexpr int unresolved = -6;    ///< connect: the host name did not res
 /// A connection to one host. Every callback but error() is required unless noted; the
 /// context is passed back as given. A transport is used by one caller at a time.
 struct transport {
+  /// Passed as the first argument of every callback; kom never looks into it.
   void* context = nullptr;
 
   /// Opens a connection to host:port (host is not NUL-terminated), waiting at most

@@ -31,32 +31,40 @@ namespace kom {
 
 /// A UUID's 16 bytes in network order.
 struct uuid {
-  std::uint8_t bytes[16] = {};
+  std::uint8_t bytes[16] = {};  ///< all zero: the nil UUID
 
   /// The version nibble (4 or 5 for the ones kom makes).
   constexpr int version() const noexcept { return bytes[6] >> 4; }
 
+  /// Same 16 bytes.
   friend constexpr bool operator==(const uuid& a, const uuid& b) noexcept {
     for (std::size_t i = 0; i < 16; ++i) {
       if (a.bytes[i] != b.bytes[i]) return false;
     }
     return true;
   }
+  /// Not the same 16 bytes.
   friend constexpr bool operator!=(const uuid& a, const uuid& b) noexcept { return !(a == b); }
 };
 
 /// The namespaces of RFC 9562 section 6.6.
 namespace uuid_namespace {
+/// For fully qualified domain names.
 inline constexpr uuid dns{{0x6b, 0xa7, 0xb8, 0x10, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}};
+/// For URLs.
 inline constexpr uuid url{{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}};
+/// For ISO object identifiers.
 inline constexpr uuid oid{{0x6b, 0xa7, 0xb8, 0x12, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}};
+/// For X.500 distinguished names.
 inline constexpr uuid x500{{0x6b, 0xa7, 0xb8, 0x14, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}};
 }  // namespace uuid_namespace
 
 /// The 36-character text form, lowercase, in a fixed array (NUL-terminated).
 class uuid_text {
  public:
+  /// Empty: view() is empty, c_str() is "".
   constexpr uuid_text() noexcept = default;
+  /// The text of `u`, e.g. "6ba7b810-9dad-11d1-80b4-00c04fd430c8".
   explicit uuid_text(const uuid& u) noexcept {
     static constexpr char hex[] = "0123456789abcdef";
     std::size_t o = 0;
@@ -67,7 +75,9 @@ class uuid_text {
     }
     chars_[o] = '\0';
   }
+  /// The 36 characters; empty when default-constructed. Points into this object.
   constexpr std::string_view view() const noexcept { return {chars_, chars_[0] ? std::size_t{36} : 0}; }
+  /// The same text, NUL-terminated. Points into this object.
   constexpr const char* c_str() const noexcept { return chars_; }
 
  private:
@@ -110,7 +120,8 @@ inline void set_version_and_variant(uuid& u, int version) noexcept {
 }
 }  // namespace detail
 
-/// A version 4 (random) UUID. Errors: random_source_failed (detail = the callback's code).
+/// A version 4 (random) UUID. Errors: random_source_failed (detail = the callback's code; 0
+/// when `random` is null).
 inline result<uuid> uuid_v4(random_callback random, void* context) noexcept {
   uuid u;
   if (random == nullptr) return error(errc::random_source_failed);
@@ -140,7 +151,8 @@ inline result<uuid> uuid_v5(const uuid& ns, std::string_view name) noexcept {
 /// The key of one logical POST of one sale: v5 of "<terminal_id>/<transaction>/<purpose>" in
 /// the merchant's namespace, e.g. purpose "capture" or "shipping-info-1". The same inputs give
 /// the same key after a reboot; different purposes of one sale get different keys. The name
-/// is at most 200 bytes (errc::too_long, path "idempotency_name").
+/// is at most 200 bytes (errc::too_long, path "idempotency_name"). Errors also: crypto_failed.
+/// Allocates nothing.
 inline result<uuid_text> sale_idempotency_key(const uuid& merchant_namespace, std::string_view terminal_id,
                                               std::uint64_t transaction, std::string_view purpose) noexcept {
   char name[200];
@@ -183,7 +195,9 @@ class ctr_drbg_source {
                                  reinterpret_cast<const unsigned char*>(personalization.data()), personalization.size());
   }
 
+  /// mbedtls_ctr_drbg_random, to call with context(); seed() first.
   static random_callback callback() noexcept { return &mbedtls_ctr_drbg_random; }
+  /// The DRBG's context for callback(); valid while this object lives.
   void* context() noexcept { return &drbg_; }
 
  private:

@@ -20,23 +20,23 @@ namespace kom {
 
 /// Klarna's limits, in minor units, characters or items.
 namespace limits {
-inline constexpr std::int64_t max_amount = 200000000;
-inline constexpr std::int64_t min_captured_amount = 1;
-inline constexpr std::size_t max_description = 255;
-inline constexpr std::size_t max_reference = 255;
-inline constexpr std::size_t max_order_lines = 1000;
-inline constexpr std::size_t max_shipping_info = 500;
-inline constexpr std::size_t max_name = 255;
-inline constexpr std::size_t max_quantity_unit = 10;
+inline constexpr std::int64_t max_amount = 200000000;  ///< captured_amount and every line amount
+inline constexpr std::int64_t min_captured_amount = 1;  ///< captured_amount
+inline constexpr std::size_t max_description = 255;     ///< a capture's description
+inline constexpr std::size_t max_reference = 255;       ///< a capture's and a line's reference
+inline constexpr std::size_t max_order_lines = 1000;    ///< order lines of a capture
+inline constexpr std::size_t max_shipping_info = 500;   ///< shipping entries of a capture or update
+inline constexpr std::size_t max_name = 255;            ///< a line's and a subscription's name
+inline constexpr std::size_t max_quantity_unit = 10;    ///< a line's quantity_unit
 inline constexpr std::size_t max_url = 1024;  ///< merchant_data, product_url, image_url, tracking URIs
-inline constexpr std::size_t max_shipping_company = 100;
-inline constexpr std::size_t max_tracking_number = 100;
-inline constexpr std::size_t max_brand = 70;
-inline constexpr std::size_t max_category_path = 750;
-inline constexpr std::size_t max_gtin = 50;
-inline constexpr std::size_t max_manufacturer_part_number = 70;
-inline constexpr std::size_t max_color = 64;
-inline constexpr std::size_t max_size = 64;
+inline constexpr std::size_t max_shipping_company = 100;  ///< shipping_company, return_shipping_company
+inline constexpr std::size_t max_tracking_number = 100;   ///< tracking_number, return_tracking_number
+inline constexpr std::size_t max_brand = 70;              ///< product_identifiers.brand
+inline constexpr std::size_t max_category_path = 750;     ///< product_identifiers.category_path
+inline constexpr std::size_t max_gtin = 50;               ///< product_identifiers.global_trade_item_number
+inline constexpr std::size_t max_manufacturer_part_number = 70;  ///< product_identifiers.manufacturer_part_number
+inline constexpr std::size_t max_color = 64;              ///< product_identifiers.color
+inline constexpr std::size_t max_size = 64;               ///< product_identifiers.size
 inline constexpr std::int64_t max_int32 = 2147483647;  ///< tax_rate and interval_count are int32
 }  // namespace limits
 
@@ -176,7 +176,9 @@ inline void validate_shipping_list(first_error& e, list_view<shipping_info> list
 }  // namespace detail
 
 /// Checks a capture against every limit, enum and (unless switched off) the amount
-/// arithmetic. Returns the first problem, or an ok error.
+/// arithmetic. Returns the first problem, or an ok error. Errors (the field path says where):
+/// required, too_long, invalid_utf8, below_minimum, above_maximum, too_many_items, not_in_set,
+/// line_total_mismatch, captured_amount_mismatch, arithmetic_overflow. Allocates nothing.
 inline error validate(const capture_request& r, const validation_options& options = {}) noexcept {
   const detail::field_location top;
   detail::first_error e;
@@ -202,7 +204,8 @@ inline error validate(const capture_request& r, const validation_options& option
   return e.get();
 }
 
-/// Checks a shipping-info update: 1..500 entries, each within Klarna's limits.
+/// Checks a shipping-info update: 1..500 entries, each within Klarna's limits. Errors:
+/// too_few_items, too_many_items, too_long, invalid_utf8, not_in_set. Allocates nothing.
 inline error validate(const shipping_info_update& u) noexcept {
   detail::first_error e;
   detail::validate_shipping_list(e, u.shipping_info, 1);
