@@ -237,6 +237,49 @@ TEST_CASE("header values given by the caller are checked") {
   }
 }
 
+TEST_CASE("the server host is a DNS name or an IPv4 address") {
+  // Taken: what resolves and verifies as a server name.
+  for (const char* host : {"api.klarna.com", "10.0.0.1", "localhost", "till_7.shop.internal", "A-1.example"}) {
+    CAPTURE(host);
+    auto cfg = playground_config();
+    cfg.server.host = host;
+    kom::buffer_writer out;
+    REQUIRE(kom::write_get_order_request(out, cfg, "o").ok());
+  }
+  const std::string longest(253, 'a');
+  auto cfg = playground_config();
+  cfg.server.host = longest;
+  kom::buffer_writer measure;
+  CHECK(kom::write_get_order_request(measure, cfg, "o").ok());
+
+  // Refused: what a URL parser or a proxy could read as another server, or not a name at all.
+  for (const char* host : {"api.klarna.com:443", "user@evil.example", "evil.example/api.klarna.com",
+                           "evil.example?api.klarna.com", "evil.example#x", "api%2eklarna.com", "[::1]", "::1",
+                           "api.klarna.com\\x", "a b", "*.klarna.com"}) {
+    CAPTURE(host);
+    cfg = playground_config();
+    cfg.server.host = host;
+    char buf[64];
+    std::memset(buf, '#', sizeof buf);
+    kom::buffer_writer out(buf);
+    auto r = kom::write_get_order_request(out, cfg, "o");
+    REQUIRE(!r.ok());
+    CHECK(r.error().code() == kom::errc::invalid_header_value);
+    CHECK(r.error().path() == "server.host");
+    CHECK(out.size() == 0);
+    CHECK(buf[0] == '#');
+  }
+  const std::string too_long(254, 'a');
+  cfg = playground_config();
+  cfg.server.host = too_long;
+  kom::buffer_writer out;
+  auto r = kom::write_get_order_request(out, cfg, "o");
+  CHECK(r.error().code() == kom::errc::too_long);
+  CHECK(r.error().path() == "server.host");
+  CHECK(r.error().detail() == 253);
+  CHECK(out.size() == 0);
+}
+
 TEST_CASE("missing credentials, idempotency key and port are refused") {
   auto cfg = playground_config();
   cfg.credentials = {};

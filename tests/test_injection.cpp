@@ -6,7 +6,8 @@
 //
 // What each field takes (http_request.hpp's check_* functions):
 //   order_id, capture_id      1..255 unreserved characters (A-Z a-z 0-9 - . _ ~), not "." or ".."
-//   idempotency key, host,    visible ASCII (0x21..0x7E): '/', '?', '%', '#' are taken as they
+//   server.host               1..253 characters of A-Z a-z 0-9 - . _ (a DNS name or IPv4 address)
+//   idempotency key,          visible ASCII (0x21..0x7E): '/', '?', '%', '#' are taken as they
 //   API key, User-Agent parts   are (they cannot end or split a header line); no space
 //   username, password        anything but controls (0x00..0x1F, 0x7F): they travel inside
 //                               base64, so space, '/', '?', '%', '#' and UTF-8 are fine;
@@ -78,7 +79,7 @@ bool is_visible_ascii(const std::string& bytes) {
 }
 
 // The fields a caller gives, and the rule each follows.
-enum class rule { path_id, header, secret };
+enum class rule { path_id, host, header, secret };
 
 struct field {
   const char* path;  // the error's field path
@@ -89,7 +90,7 @@ const field fields[] = {
     {"order_id", rule::path_id},
     {"capture_id", rule::path_id},
     {"idempotency_key", rule::header},
-    {"server.host", rule::header},
+    {"server.host", rule::host},
     {"credentials.api_key", rule::header},
     {"credentials.username", rule::secret},
     {"credentials.password", rule::secret},
@@ -101,7 +102,8 @@ const field fields[] = {
 // Whether a value with `bytes` in it is taken by a field of this rule.
 bool accepted(rule kind, const std::string& bytes) {
   switch (kind) {
-    case rule::path_id: return false;  // no probe is unreserved
+    case rule::path_id:
+    case rule::host: return false;  // no probe is a name character
     case rule::header: return is_visible_ascii(bytes);
     case rule::secret: return !is_control(bytes);
   }

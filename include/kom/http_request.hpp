@@ -45,7 +45,7 @@ struct user_agent_info {
 
 /// What every request of one terminal shares.
 struct request_config {
-  endpoint server;                  ///< host (visible ASCII, no spaces) and port (not 0)
+  endpoint server;                  ///< host (a DNS name or IPv4 address: A-Z a-z 0-9 - . _, at most 253) and port (not 0)
   ::kom::credentials credentials;   ///< the Authorization header
   user_agent_info user_agent;       ///< parts of the User-Agent header
 };
@@ -63,6 +63,8 @@ enum class operation : std::uint8_t {
 namespace limits {
 /// Longest order or capture id (characters A-Z a-z 0-9 - . _ ~); longer: invalid_path_id.
 inline constexpr std::size_t max_path_id = 255;
+/// Longest server host name (a DNS name's limit); longer: too_long.
+inline constexpr std::size_t max_host = 253;
 /// Longest header value kom writes from the caller's text (host, credentials, User-Agent
 /// parts, idempotency key); longer: too_long.
 inline constexpr std::size_t max_header_value = 1024;
@@ -118,8 +120,23 @@ inline error check_secret(std::string_view field, std::string_view value) noexce
   return {};
 }
 
+// The server's name goes into the Host header, the TLS server name and the resolver: a DNS
+// name or an IPv4 address, 1..253 characters of A-Z a-z 0-9 - . _ (underscore for internal
+// names). '/', '@', ':', '?', '#' and '%' could make it a URL that means another server.
+inline error check_host(std::string_view host) noexcept {
+  if (host.empty()) return header_error(errc::required, "server.host");
+  if (host.size() > limits::max_host)
+    return header_error(errc::too_long, "server.host", static_cast<std::int64_t>(limits::max_host));
+  for (char c : host) {
+    const bool name_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                           c == '-' || c == '.' || c == '_';
+    if (!name_char) return header_error(errc::invalid_header_value, "server.host");
+  }
+  return {};
+}
+
 inline error check_config(const request_config& c) noexcept {
-  if (auto e = check_header_value("server.host", c.server.host, true, true); !e.ok()) return e;
+  if (auto e = check_host(c.server.host); !e.ok()) return e;
   if (c.server.port == 0) return header_error(errc::below_minimum, "server.port", 1);
   const credentials& k = c.credentials;
   if (!k.api_key.empty()) {
