@@ -258,3 +258,75 @@ TEST_CASE("a string cut at every buffer size: never past the end, size always ri
     for (std::size_t i = cap; i < buf.size(); ++i) CHECK(buf[i] == '#');
   }
 }
+
+TEST_CASE("the one-pass path and the bounded path write the same bytes") {
+  // With room for the longest escaping, key() and string() copy straight into the buffer,
+  // checking UTF-8 as they go; near the end of the buffer (or measuring) they take the
+  // bounded path. A special byte at every offset around the 8-byte blocks, in keys and in
+  // values, at every buffer size: the same bytes, the same size, nothing past the end, and
+  // for invalid UTF-8 nothing written at all (not even the comma before it).
+  const std::string specials[] = {"\"", "\\", "\n", std::string(1, '\0'), "\x1f", "\xC3\xA9", "\xE2\x82\xAC",
+                                  "\xF0\x9F\x8D\x85", "\x7f", "/"};
+  const std::string invalid[] = {"\xC3", "\xE2\x82", "\xED\xA0\x80", "\xC0\xAF", "\x80", "\xFF"};
+  const auto write = [](kom::buffer_writer& out, const std::string& s) {
+    kom::json_writer w(out);
+    w.begin_object();
+    w.member("n", std::int64_t{1});
+    w.key(s);
+    w.begin_array();
+    w.string("x");
+    w.string(s);
+    w.string(s);
+    w.end_array();
+    w.end_object();
+    return w.status();
+  };
+  std::size_t cases = 0;
+  for (std::size_t length = 0; length <= 20; ++length) {
+    for (std::size_t at = 0; at <= length; ++at) {
+      for (const std::string& special : specials) {
+        const std::string s = std::string(at, 'a') + special + std::string(length - at, 'b');
+        CAPTURE(s);
+        kom::buffer_writer measure;
+        REQUIRE(write(measure, s) == kom::errc::ok);
+        std::vector<char> big(measure.size() * 6 + 64);
+        kom::buffer_writer roomy(big.data(), big.size());
+        REQUIRE(write(roomy, s) == kom::errc::ok);
+        const std::string full(roomy.view());
+        CHECK(full.size() == measure.size());
+        CHECK(kom_test::canonical_json(full).has_value());
+        for (std::size_t cap = 0; cap <= full.size(); cap += (cap < 16 || cap + 24 > full.size()) ? std::size_t{1} : std::size_t{7}) {
+          std::vector<char> buf(cap + 8, '#');
+          kom::buffer_writer out(buf.data(), cap);
+          write(out, s);
+          CHECK(out.size() == full.size());
+          CHECK(std::string(out.view()) == full.substr(0, cap));
+          for (std::size_t i = cap; i < buf.size(); ++i) CHECK(buf[i] == '#');
+        }
+        ++cases;
+      }
+      for (const std::string& bad : invalid) {
+        const std::string s = std::string(at, 'a') + bad + std::string(length - at, 'b');
+        CAPTURE(s);
+        std::vector<char> big(512);
+        kom::buffer_writer out(big.data(), big.size());
+        kom::json_writer w(out);
+        w.begin_array();
+        w.string("x");
+        const std::size_t before = out.size();
+        w.string(s);
+        CHECK(w.status() == kom::errc::invalid_utf8);
+        CHECK(out.size() == before);
+        kom::buffer_writer keys(big.data(), big.size());
+        kom::json_writer k(keys);
+        k.begin_object();
+        k.member("n", std::int64_t{1});
+        const std::size_t key_before = keys.size();
+        k.key(s);
+        CHECK(k.status() == kom::errc::invalid_utf8);
+        CHECK(keys.size() == key_before);
+      }
+    }
+  }
+  MESSAGE("strings checked on both paths: " << cases);
+}

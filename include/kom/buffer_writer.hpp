@@ -73,6 +73,15 @@ class buffer_writer {
     append(digits + sizeof digits - n, n);
   }
 
+  /// Room for `n` more bytes, for a caller that writes them itself and then calls
+  /// commit(): a pointer to the next free byte, or null when they would not all fit (or
+  /// when measuring), and nothing changes. Lets a hot loop write without a check per byte.
+  char* reserve(std::size_t n) noexcept {
+    return data_ != nullptr && size_ <= capacity_ && capacity_ - size_ >= n ? data_ + size_ : nullptr;
+  }
+  /// Counts `n` bytes written at reserve()'s pointer; `n` is at most what was reserved.
+  void commit(std::size_t n) noexcept { size_ += n; }
+
   /// Bytes the output needs so far, whether or not they fitted.
   constexpr std::size_t size() const noexcept { return size_; }
   /// Bytes actually in the buffer: min(size(), capacity()).

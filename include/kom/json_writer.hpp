@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 #include "kom/buffer_writer.hpp"
@@ -41,15 +42,30 @@ class json_writer {
   void key(std::string_view name) noexcept {
     if (status_ != errc::ok) return;
     if (depth_ == 0 || !is_object(depth_) || after_key_) return fail(errc::invalid_json_call);
-    if (!detail::scan_utf8(name).valid) return fail(errc::invalid_utf8);
-    separate();
-    quoted(name);
-    out_.put(':');
+    const in_place written = quoted_in_place(name, (first_pending_ & bit(depth_)) == 0, ':');
+    if (written == in_place::invalid_utf8) return fail(errc::invalid_utf8);
+    if (written == in_place::no_room) {
+      if (!detail::scan_utf8(name).valid) return fail(errc::invalid_utf8);
+      separate();
+      quoted(name);
+      out_.put(':');
+    }
+    first_pending_ &= ~bit(depth_);
     after_key_ = true;
   }
 
   /// A string value, quoted and escaped. Errors: invalid_utf8, invalid_json_call.
   void string(std::string_view s) noexcept {
+    if (status_ == errc::ok && (depth_ == 0 || !is_object(depth_) || after_key_)) {
+      const bool comma = depth_ != 0 && !is_object(depth_) && (first_pending_ & bit(depth_)) == 0;
+      const in_place written = quoted_in_place(s, comma, 0);
+      if (written == in_place::invalid_utf8) return fail(errc::invalid_utf8);
+      if (written == in_place::done) {  // the separator is written too: only the state moves on
+        if (depth_ != 0 && is_object(depth_)) after_key_ = false;
+        else if (depth_ != 0) first_pending_ &= ~bit(depth_);
+        return;
+      }
+    }
     if (!detail::scan_utf8(s).valid) return fail(errc::invalid_utf8);
     if (before_value()) quoted(s);
   }
@@ -139,31 +155,110 @@ class json_writer {
     out_.put(bracket);
   }
 
-  // The string in quotes with RFC 8259 escapes; `s` is already known to be valid UTF-8.
-  void quoted(std::string_view s) noexcept {
+  // Whether any of the 8 bytes of `x` may need an escape: below 0x20, '"' or '\\'. SWAR
+  // (one 64-bit word, no table): a byte that matches sets its high bit; a borrow can set a
+  // higher byte's bit too, which only sends the block down the byte-by-byte path.
+  static bool may_need_escape(std::uint64_t x) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101u;
+    constexpr std::uint64_t highs = 0x8080808080808080u;
+    const std::uint64_t quote = x ^ (ones * '"');
+    const std::uint64_t backslash = x ^ (ones * '\\');
+    const std::uint64_t hits = ((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
+    return (hits & highs) != 0;
+  }
+
+  // Writes the escape of byte `c` (one that needs one) at `d`; returns its length (2 or 6).
+  static std::size_t escape(unsigned char c, char* d) noexcept {
     static constexpr char hex[] = "0123456789abcdef";
+    d[0] = '\\';
+    switch (c) {
+      case '"': d[1] = '"'; return 2;
+      case '\\': d[1] = '\\'; return 2;
+      case '\b': d[1] = 'b'; return 2;
+      case '\f': d[1] = 'f'; return 2;
+      case '\n': d[1] = 'n'; return 2;
+      case '\r': d[1] = 'r'; return 2;
+      case '\t': d[1] = 't'; return 2;
+      default: break;
+    }
+    d[1] = 'u';
+    d[2] = '0';
+    d[3] = '0';
+    d[4] = hex[c >> 4];
+    d[5] = hex[c & 0xF];
+    return 6;
+  }
+
+  static bool needs_escape(unsigned char c) noexcept { return c < 0x20 || c == '"' || c == '\\'; }
+
+  enum class in_place : std::uint8_t { done, invalid_utf8, no_room };
+
+  // The common case in one pass: [','] '"' string '"' [trail] written straight into the
+  // buffer, the UTF-8 checked as it is copied, plain ASCII 8 bytes at a time. Needs room for
+  // the longest escaping (no_room: nothing done). Counts nothing unless it succeeds, so an
+  // invalid string leaves the output as it was.
+  in_place quoted_in_place(std::string_view s, bool comma, char trail) noexcept {
+    constexpr std::uint64_t highs = 0x8080808080808080u;
+    const std::size_t n = s.size();
+    char* const begin = n <= (SIZE_MAX - 4) / 6 ? out_.reserve(6 * n + 4) : nullptr;
+    if (begin == nullptr) return in_place::no_room;
+    char* d = begin;
+    if (comma) *d++ = ',';
+    *d++ = '"';
+    std::size_t i = 0;
+    while (i < n) {
+      if (n - i >= 8) {
+        std::uint64_t x = 0;
+        std::memcpy(&x, s.data() + i, sizeof x);
+        if ((x & highs) == 0 && !may_need_escape(x)) {
+          std::memcpy(d, &x, sizeof x);
+          d += 8;
+          i += 8;
+          continue;
+        }
+      } else {
+        // The last few bytes (all of most keys and short values): one check, then a copy.
+        bool plain = true;
+        for (std::size_t k = i; k < n; ++k) {
+          const auto c = static_cast<unsigned char>(s[k]);
+          plain = plain & (c < 0x80) & !needs_escape(c);
+        }
+        if (plain) {
+          std::memcpy(d, s.data() + i, n - i);
+          d += n - i;
+          break;
+        }
+      }
+      const auto c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x80) {
+        const std::size_t len = detail::utf8_sequence(s, i);
+        if (len == 0) return in_place::invalid_utf8;
+        std::memcpy(d, s.data() + i, len);
+        d += len;
+        i += len;
+      } else {
+        d += needs_escape(c) ? escape(c, d) : (*d = static_cast<char>(c), std::size_t{1});
+        ++i;
+      }
+    }
+    *d++ = '"';
+    if (trail != 0) *d++ = trail;
+    out_.commit(static_cast<std::size_t>(d - begin));
+    return in_place::done;
+  }
+
+  // The string in quotes with RFC 8259 escapes, through the bounded writer (near the end of
+  // the buffer, or measuring); `s` is already known to be valid UTF-8.
+  void quoted(std::string_view s) noexcept {
     out_.put('"');
     std::size_t run = 0;  // start of the bytes not yet written that need no escape
     for (std::size_t i = 0; i < s.size(); ++i) {
       const auto c = static_cast<unsigned char>(s[i]);
-      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      if (!needs_escape(c)) continue;
       out_.append(s.data() + run, i - run);
       run = i + 1;
-      out_.put('\\');
-      switch (c) {
-        case '"': out_.put('"'); break;
-        case '\\': out_.put('\\'); break;
-        case '\b': out_.put('b'); break;
-        case '\f': out_.put('f'); break;
-        case '\n': out_.put('n'); break;
-        case '\r': out_.put('r'); break;
-        case '\t': out_.put('t'); break;
-        default:
-          out_.append("u00");
-          out_.put(hex[c >> 4]);
-          out_.put(hex[c & 0xF]);
-          break;
-      }
+      char e[6];
+      out_.append(e, escape(c, e));
     }
     out_.append(s.data() + run, s.size() - run);
     out_.put('"');

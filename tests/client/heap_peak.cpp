@@ -5,114 +5,29 @@
 // header-only and compiled into this program, so anything it allocated would show as this
 // program's). Fails when anything but mbedTLS allocates during a capture.
 //
-// This program replaces malloc and friends for the whole process (it must not run under a
-// sanitizer, which replaces them too).
-#include <dlfcn.h>
-#include <malloc.h>
+// heap_count.cpp, linked in, replaces malloc and friends for the whole process (it must not
+// run under a sanitizer, which replaces them too).
+#include <unistd.h>
 
 #include <cstdio>
-#include <cstring>
+#include <ctime>
 #include <string>
 
 #include "../sim/test_support.hpp"
+#include "heap_count.hpp"
 #include "kom/client.hpp"
 #include "kom/posix_transport.hpp"
 #include "kom/tls.hpp"
 
-extern "C" {
-void* __libc_malloc(std::size_t);
-void* __libc_calloc(std::size_t, std::size_t);
-void* __libc_realloc(void*, std::size_t);
-void __libc_free(void*);
-}
-
 namespace {
 
-struct heap_counts {
-  std::size_t current = 0;
-  std::size_t peak = 0;
-  std::size_t mbedtls_calls = 0;
-  std::size_t libc_calls = 0;   // getaddrinfo while connecting
-  std::size_t other_calls = 0;  // this program: kom and the test
-};
-
-heap_counts counts;
-bool measuring = false;
-thread_local bool inside = false;
-
-std::size_t& caller_count(void* caller) {
-  Dl_info info;
-  if (dladdr(caller, &info) != 0 && info.dli_fname != nullptr) {
-    if (std::strstr(info.dli_fname, "libmbed") != nullptr) return counts.mbedtls_calls;
-    if (std::strstr(info.dli_fname, "libc.so") != nullptr) return counts.libc_calls;
-  }
-  return counts.other_calls;
-}
-
-void note_alloc(void* p, void* caller) {
-  if (p == nullptr || inside) return;
-  inside = true;
-  counts.current += malloc_usable_size(p);
-  if (counts.current > counts.peak) counts.peak = counts.current;
-  if (measuring) ++caller_count(caller);
-  inside = false;
-}
-
-void note_free(void* p) {
-  if (p == nullptr) return;
-  const std::size_t n = malloc_usable_size(p);
-  counts.current = n > counts.current ? 0 : counts.current - n;
-}
-
-}  // namespace
-
-extern "C" {
-void* malloc(std::size_t n) {
-  void* p = __libc_malloc(n);
-  note_alloc(p, __builtin_return_address(0));
-  return p;
-}
-void* calloc(std::size_t a, std::size_t b) {
-  void* p = __libc_calloc(a, b);
-  note_alloc(p, __builtin_return_address(0));
-  return p;
-}
-void* realloc(void* old, std::size_t n) {
-  note_free(old);
-  void* p = __libc_realloc(old, n);
-  note_alloc(p, __builtin_return_address(0));
-  return p;
-}
-void free(void* p) {
-  note_free(p);
-  __libc_free(p);
-}
-}
-
-namespace {
+using heap_count::measure;
+using heap_count::measured;
 
 std::uint64_t now_ms(void*) {
   timespec t{};
   clock_gettime(CLOCK_MONOTONIC, &t);
   return static_cast<std::uint64_t>(t.tv_sec) * 1000u + static_cast<std::uint64_t>(t.tv_nsec) / 1000000u;
-}
-
-struct measured {
-  std::size_t peak_above_start;
-  std::size_t mbedtls_calls;
-  std::size_t libc_calls;
-  std::size_t other_calls;
-};
-
-template <class F>
-measured measure(F&& call) {
-  counts.peak = counts.current;
-  const std::size_t start = counts.current;
-  counts.mbedtls_calls = counts.libc_calls = counts.other_calls = 0;
-  measuring = true;
-  call();
-  measuring = false;
-  return {counts.peak - start, counts.mbedtls_calls, counts.libc_calls, counts.other_calls};
 }
 
 // kom::posix_tcp that always dials 127.0.0.1, whatever name the TLS stream verifies.
@@ -166,9 +81,9 @@ int main() {
     ok = ok && r.ok();
   };
 
-  const std::size_t before = counts.current;
+  const std::size_t before = heap_count::process.current;
   const measured fresh = measure(one_capture);      // connect + full handshake + capture
-  const std::size_t held = counts.current - before;  // kept by the open connection between calls
+  const std::size_t held = heap_count::process.current - before;  // kept by the open connection between calls
   const measured kept = measure(one_capture);       // the same connection
   client.close();
   const measured resumed = measure(one_capture);    // reconnect with the kept session
