@@ -155,16 +155,18 @@ class json_writer {
     out_.put(bracket);
   }
 
-  // Whether any of the 8 bytes of `x` may need an escape: below 0x20, '"' or '\\'. SWAR
-  // (one 64-bit word, no table): a byte that matches sets its high bit; a borrow can set a
-  // higher byte's bit too, which only sends the block down the byte-by-byte path.
-  static bool may_need_escape(std::uint64_t x) noexcept {
-    constexpr std::uint64_t ones = 0x0101010101010101u;
-    constexpr std::uint64_t highs = 0x8080808080808080u;
-    const std::uint64_t quote = x ^ (ones * '"');
-    const std::uint64_t backslash = x ^ (ones * '\\');
-    const std::uint64_t hits = ((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
-    return (hits & highs) != 0;
+  // Whether every byte of `x` is plain ASCII that needs no escape (0x20..0x7F but '"' and
+  // '\\'). SWAR over a 32- or 64-bit word, no table: a byte that fails sets its high bit in
+  // `hits`; a borrow can flag a byte that is fine, which only sends it down the byte path.
+  template <class Word>
+  static bool plain_ascii(Word x) noexcept {
+    constexpr Word ones = static_cast<Word>(~Word{0}) / 0xFF;
+    constexpr Word highs = static_cast<Word>(ones * 0x80u);
+    const Word quote = static_cast<Word>(x ^ (ones * static_cast<Word>('"')));
+    const Word backslash = static_cast<Word>(x ^ (ones * static_cast<Word>('\\')));
+    const Word hits = static_cast<Word>(x | ((x - ones * 0x20u) & ~x) | ((quote - ones) & ~quote) |
+                                        ((backslash - ones) & ~backslash));
+    return (hits & highs) == 0;
   }
 
   // Writes the escape of byte `c` (one that needs one) at `d`; returns its length (2 or 6).
@@ -198,7 +200,6 @@ class json_writer {
   // the longest escaping (no_room: nothing done). Counts nothing unless it succeeds, so an
   // invalid string leaves the output as it was.
   in_place quoted_in_place(std::string_view s, bool comma, char trail) noexcept {
-    constexpr std::uint64_t highs = 0x8080808080808080u;
     const std::size_t n = s.size();
     char* const begin = n <= (SIZE_MAX - 4) / 6 ? out_.reserve(6 * n + 4) : nullptr;
     if (begin == nullptr) return in_place::no_room;
@@ -210,22 +211,34 @@ class json_writer {
       if (n - i >= 8) {
         std::uint64_t x = 0;
         std::memcpy(&x, s.data() + i, sizeof x);
-        if ((x & highs) == 0 && !may_need_escape(x)) {
+        if (plain_ascii(x)) {
           std::memcpy(d, &x, sizeof x);
           d += 8;
           i += 8;
           continue;
         }
+      } else if (n - i >= 4) {
+        // The last 4 to 7 bytes (all of many keys and short values): two 4-byte words that
+        // overlap, checked and stored whole.
+        const std::size_t rest = n - i;
+        std::uint32_t a = 0, b = 0;
+        std::memcpy(&a, s.data() + i, sizeof a);
+        std::memcpy(&b, s.data() + n - 4, sizeof b);
+        if (plain_ascii(a) && plain_ascii(b)) {
+          std::memcpy(d, &a, sizeof a);
+          std::memcpy(d + rest - 4, &b, sizeof b);
+          d += rest;
+          break;
+        }
       } else {
-        // The last few bytes (all of most keys and short values): one check, then a copy.
+        // The last 1 to 3 bytes.
         bool plain = true;
         for (std::size_t k = i; k < n; ++k) {
           const auto c = static_cast<unsigned char>(s[k]);
           plain = plain & (c < 0x80) & !needs_escape(c);
         }
         if (plain) {
-          std::memcpy(d, s.data() + i, n - i);
-          d += n - i;
+          for (; i < n; ++i) *d++ = s[i];
           break;
         }
       }
