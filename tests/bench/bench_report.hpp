@@ -17,6 +17,7 @@ struct goal {
   std::string variant;
   double factor;
   bool within = false;
+  std::string base = {};  // another of kom's variants instead of the baseline
 };
 
 struct summary_options {
