@@ -82,12 +82,15 @@ inline error header_error(errc code, std::string_view field, std::int64_t detail
 // (RFC 3986), so nothing needs encoding and nothing can change the request's meaning. "." and
 // ".." are unreserved too, but as a whole segment they are dot-segments that a server or proxy
 // resolves (…/orders/../captures is /ordermanagement/v1/captures): refused.
+inline constexpr bool ascii_alnum(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
 inline error check_path_id(std::string_view field, std::string_view id) noexcept {
   if (id.empty() || id.size() > limits::max_path_id) return header_error(errc::invalid_path_id, field);
   if (id == "." || id == "..") return header_error(errc::invalid_path_id, field);
   for (char c : id) {
-    const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                            c == '-' || c == '.' || c == '_' || c == '~';
+    const bool unreserved = ascii_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
     if (!unreserved) return header_error(errc::invalid_path_id, field);
   }
   return {};
@@ -128,8 +131,7 @@ inline error check_host(std::string_view host) noexcept {
   if (host.size() > limits::max_host)
     return header_error(errc::too_long, "server.host", static_cast<std::int64_t>(limits::max_host));
   for (char c : host) {
-    const bool name_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                           c == '-' || c == '.' || c == '_';
+    const bool name_char = ascii_alnum(c) || c == '-' || c == '.' || c == '_';
     if (!name_char) return header_error(errc::invalid_header_value, "server.host");
   }
   return {};

@@ -56,15 +56,10 @@ class json_writer {
 
   /// A string value, quoted and escaped. Errors: invalid_utf8, invalid_json_call.
   void string(std::string_view s) noexcept {
-    if (status_ == errc::ok && (depth_ == 0 || !is_object(depth_) || after_key_)) {
-      const bool comma = depth_ != 0 && !is_object(depth_) && (first_pending_ & bit(depth_)) == 0;
-      const in_place written = quoted_in_place(s, comma, 0);
+    if (status_ == errc::ok && value_allowed()) {
+      const in_place written = quoted_in_place(s, comma_before_value(), 0);
       if (written == in_place::invalid_utf8) return fail(errc::invalid_utf8);
-      if (written == in_place::done) {  // the separator is written too: only the state moves on
-        if (depth_ != 0 && is_object(depth_)) after_key_ = false;
-        else if (depth_ != 0) first_pending_ &= ~bit(depth_);
-        return;
-      }
+      if (written == in_place::done) return value_written();  // its comma is written too
     }
     if (!detail::scan_utf8(s).valid) return fail(errc::invalid_utf8);
     if (before_value()) quoted(s);
@@ -123,18 +118,28 @@ class json_writer {
     }
   }
 
+  // Whether a value may come now: anywhere but in an object before its key.
+  bool value_allowed() const noexcept { return depth_ == 0 || !is_object(depth_) || after_key_; }
+  // Whether a comma goes before the value that comes now: in an array, after its first element.
+  bool comma_before_value() const noexcept {
+    return depth_ != 0 && !is_object(depth_) && (first_pending_ & bit(depth_)) == 0;
+  }
+  // After a value: an object's key is used up, an array's first element is past.
+  void value_written() noexcept {
+    if (depth_ == 0) return;
+    if (is_object(depth_)) after_key_ = false;
+    else first_pending_ &= ~bit(depth_);
+  }
+
+  // Checks the call order and writes the comma before a value; false when it may not come.
   bool before_value() noexcept {
     if (status_ != errc::ok) return false;
-    if (depth_ == 0) return true;
-    if (is_object(depth_)) {
-      if (!after_key_) {
-        fail(errc::invalid_json_call);
-        return false;
-      }
-      after_key_ = false;
-      return true;
+    if (!value_allowed()) {
+      fail(errc::invalid_json_call);
+      return false;
     }
-    separate();
+    if (comma_before_value()) out_.put(',');
+    value_written();
     return true;
   }
 
