@@ -14,9 +14,11 @@ int main(int argc, char** argv) {
   if (!terminal.open(options)) return example::exit_usage;
 
   const kom::reply<kom::capture_created> r =
-      terminal.client().capture_remaining(options.args[0], {}, "The rest of the order", "T-17/4711-rest");
+      terminal.client().capture_remaining(options.args[0], {}, {"The rest of the order", "T-17/4711-rest", 0});
   example::print_answer(r);
   std::printf("idempotency key %.*s\n", KOM_EX_SV(r.idempotency_key));
   if (r.ok()) std::printf("capture id %.*s\n", KOM_EX_SV(r.value.capture_id));
+  // To call again after retry_later: the same key and this amount (kom::remaining_capture).
+  if (r.value.captured_amount > 0) std::printf("amount %lld\n", static_cast<long long>(r.value.captured_amount));
   return example::exit_code_of(r.next_step());
 }

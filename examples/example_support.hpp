@@ -38,7 +38,7 @@ namespace example {
 inline constexpr const char* system_ca_file = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Exit codes of the examples and kom-cli.
-enum exit_code : int { exit_ok = 0, exit_refused = 1, exit_usage = 2, exit_retry_later = 3 };
+enum exit_code : int { exit_ok = 0, exit_refused = 1, exit_usage = 2, exit_retry_later = 3, exit_applied_id_unknown = 4 };
 
 /// The options every example takes; the rest of the command line stays in `args`.
 struct options {
@@ -254,6 +254,7 @@ inline int exit_code_of(kom::outcome o) {
     case kom::outcome::done: return exit_ok;
     case kom::outcome::refused: return exit_refused;
     case kom::outcome::retry_later: return exit_retry_later;
+    case kom::outcome::applied_id_unknown: return exit_applied_id_unknown;
   }
   return exit_refused;
 }
@@ -278,6 +279,10 @@ void print_answer(const kom::reply<T>& r, const char* indent = "") {
     case kom::outcome::retry_later:
       std::printf("%s  not applied, or not known to be: send it again later%s\n", indent,
                   r.idempotency_key.empty() ? "" : " with the same idempotency key");
+      break;
+    case kom::outcome::applied_id_unknown:
+      std::printf("%s  applied (HTTP %d), but the capture id could not be read: list the order's captures, do not "
+                  "capture again\n", indent, r.status);
       break;
   }
 }

@@ -12,7 +12,7 @@ constexpr const char* usage_text = R"(usage: kom-cli [options] COMMAND ARGUMENTS
 
 commands:
   capture ORDER_ID AMOUNT [--reference R] [--description D] [--line LINE]...
-  capture-remaining ORDER_ID [--reference R] [--description D]
+  capture-remaining ORDER_ID [--reference R] [--description D] [--decided-amount N]
   get-capture ORDER_ID CAPTURE_ID
   list-captures ORDER_ID
   add-shipping ORDER_ID CAPTURE_ID --company C --tracking-number N [--method M]
@@ -35,12 +35,15 @@ options:
   --ca-file PEM         the CA certificates to trust (default: /etc/ssl/certs/ca-certificates.crt)
   --idempotency-key K   for capture, capture-remaining, add-shipping and send-out: the key of
                         an earlier attempt, to send it again safely (Klarna applies it once).
-                        Without it a new key is made and printed.
+                        Without it a new key is made and printed. capture-remaining
+                        prints the amount it decided: give it again as --decided-amount
+                        with the key, so that the order is captured once.
   --verbose             one line per request and answer on stderr
 
 environment: KOM_USERNAME and KOM_PASSWORD, or KOM_API_KEY (Klarna's API credentials).
 exit status: 0 done, 1 refused (by Klarna, or an invalid request: do not repeat it as it is),
-             2 usage, 3 retry later (network or Klarna's 5xx/429: repeat with the same key)
+             2 usage, 3 retry later (network, Klarna's 5xx/429/409/408: repeat with the same key),
+             4 applied but the capture id is unknown (list the order's captures; never repeat)
 )";
 
 int usage(const char* why = nullptr) {
@@ -123,7 +126,11 @@ int finish_post(const kom::reply<T>& r) {
     if (r.ok()) std::printf("capture id %.*s\n", KOM_EX_SV(r.value.capture_id));
   }
   if (r.next_step() == kom::outcome::retry_later) {
-    std::printf("  retry with: --idempotency-key %.*s\n", KOM_EX_SV(r.idempotency_key));
+    std::printf("  retry with: --idempotency-key %.*s", KOM_EX_SV(r.idempotency_key));
+    if constexpr (std::is_same_v<T, kom::capture_created>) {
+      if (r.value.captured_amount > 0) std::printf(" (capture-remaining: --decided-amount %lld)", static_cast<long long>(r.value.captured_amount));
+    }
+    std::printf("\n");
   }
   return example::exit_code_of(r.next_step());
 }
@@ -155,7 +162,10 @@ int run(kom::client& client, std::string_view command, const arguments& a, std::
   }
   if (command == "capture-remaining") {
     if (!choose_key(client, given_key, made, key)) return example::exit_retry_later;
-    return finish_post(client.capture_remaining(p[0], {key}, a.get("--description"), a.get("--reference")));
+    kom::remaining_capture what{a.get("--description"), a.get("--reference"), 0};
+    if (!a.get("--decided-amount").empty() && !example::parse_int(a.get("--decided-amount"), what.decided_amount))
+      return usage("capture-remaining: --decided-amount is a whole number of minor units");
+    return finish_post(client.capture_remaining(p[0], {key}, what));
   }
   if (command == "get-capture") {
     kom::capture_storage<64, 16, 16384> storage;
@@ -219,7 +229,7 @@ struct command_shape {
 
 constexpr command_shape commands[] = {
     {"capture", 2, "--reference --description --line"},
-    {"capture-remaining", 1, "--reference --description"},
+    {"capture-remaining", 1, "--reference --description --decided-amount"},
     {"get-capture", 2, ""},
     {"list-captures", 1, ""},
     {"add-shipping", 2,

@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
   kom::capture_request capture;
   capture.captured_amount = 15660;  // the sum of the lines' total_amount (checked before sending)
   const std::string reference = std::string(terminal_id) + "/" + std::to_string(sale);
+  const std::string rest_reference = reference + "-rest";
   capture.reference = reference;  // in the settlement files
   capture.description = "Espresso machine and coffee beans";
   capture.order_lines = lines;
@@ -169,7 +170,7 @@ int main(int argc, char** argv) {
   {
     show_key(rest_key, "capture-rest");
     const kom::reply<kom::capture_created> r =
-        client.capture_remaining(order_id, {rest_key.view()}, "The rest of the order", reference + "-rest");
+        client.capture_remaining(order_id, {rest_key.view()}, {"The rest of the order", rest_reference, 0});
     if (r.ok()) std::printf("   capture id %.*s\n", KOM_EX_SV(r.value.capture_id));
     if (!check(r, !r.value.capture_id.empty() && r.value.capture_id != first, "a second capture")) return 1;
   }

@@ -36,12 +36,23 @@ TEST_CASE("buffer_writer of capacity zero overflows on the first byte") {
 }
 
 TEST_CASE("measure-only buffer_writer counts and never overflows") {
-  kom::buffer_writer w;
+  kom::buffer_writer w(kom::measure_only);
   CHECK(w.measuring());
   w.append("hello");
   w.append_int(-42);
   CHECK(w.size() == 8);
   CHECK(!w.overflow());
+  CHECK(w.written() == 0);
+}
+
+TEST_CASE("a null buffer given for writing overflows; it never means measure-only") {
+  kom::buffer_writer w(nullptr, 64);
+  CHECK(!w.measuring());
+  CHECK(w.capacity() == 0);
+  CHECK(w.reserve(1) == nullptr);
+  w.append("hello");
+  CHECK(w.overflow());
+  CHECK(w.size() == 5);
   CHECK(w.written() == 0);
 }
 

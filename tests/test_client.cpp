@@ -229,14 +229,124 @@ TEST_CASE("client: capture_remaining reads the order, then captures what is left
   kom::order o;
   REQUIRE(kom::read_order(order_body, o, storage).ok());
   REQUIRE(o.remaining_authorized_amount.value_or(0) > 0);
-  const auto r = t.client.capture_remaining("o-1", {}, "rest of the order", "till-7");
+  const auto r = t.client.capture_remaining("o-1", {}, {"rest of the order", "till-7", 0});
   REQUIRE(r.ok());
   CHECK(r.value.capture_id == "cap-1");
+  CHECK(r.value.captured_amount == *o.remaining_authorized_amount);
   REQUIRE(t.server.requests.size() == 2);
   const std::string& post = t.server.requests[1];
   CHECK(post.find("\"captured_amount\":" + std::to_string(*o.remaining_authorized_amount)) != std::string::npos);
   CHECK(post.find("\"description\":\"rest of the order\"") != std::string::npos);
   CHECK(post.find("\"order_lines\"") == std::string::npos);
+}
+
+TEST_CASE("client: capture_remaining whose order read fails for now is retry_later") {
+  for (int status : {503, 429, 500, 409}) {
+    CAPTURE(status);
+    kom::client_config config = test_config();
+    config.retry.max_attempts = 2;
+    rig t({error_response(status, "Busy", "TEMPORARILY_UNAVAILABLE")}, config);
+    const auto r = t.client.capture_remaining("o-1");
+    CHECK(r.error.code() == kom::errc::http_error);
+    CHECK(r.status == status);
+    CHECK(r.sent);
+    CHECK(r.value.captured_amount == 0);  // nothing decided yet
+    CHECK(r.next_step() == kom::outcome::retry_later);
+    for (const std::string& q : t.server.requests) CHECK(q.rfind("GET ", 0) == 0);  // never a capture
+  }
+  kom::client_config config = test_config();
+  config.retry.max_attempts = 1;
+  rig t({""}, config);  // the connection drops before any answer
+  t.server.close_after = true;
+  const auto r = t.client.capture_remaining("o-1");
+  CHECK(r.next_step() == kom::outcome::retry_later);
+  CHECK(t.server.requests.size() == 1);
+}
+
+namespace {
+
+// A small Klarna that keeps one order's captures and replays the first answer of a key (input
+// ignored, as Klarna documents). It can apply a capture and then drop the connection.
+struct remaining_klarna {
+  std::int64_t authorized = 20000;
+  std::vector<std::pair<std::string, std::int64_t>> captures;  // id, amount
+  std::vector<std::pair<std::string, std::string>> answers;     // key, first answer
+  std::vector<std::string> requests;
+  bool drop_next_answer = false;
+
+  std::int64_t captured() const {
+    std::int64_t sum = 0;
+    for (const auto& c : captures) sum += c.second;
+    return sum;
+  }
+
+  static void respond(void* c, kom::fake_transport& fake, std::string_view request) {
+    auto* k = static_cast<remaining_klarna*>(c);
+    k->requests.emplace_back(request);
+    std::string answer;
+    if (request.rfind("GET ", 0) == 0) {
+      answer = response(200, "OK", "", R"({"order_id":"o-1","status":"PART_CAPTURED","remaining_authorized_amount":)" +
+                                           std::to_string(k->authorized - k->captured()) + "}");
+    } else {
+      const std::string key = header_of(request, "Klarna-Idempotency-Key");
+      for (const auto& a : k->answers)
+        if (a.first == key) answer = a.second;
+      if (answer.empty()) {
+        const std::string body(request.substr(request.find("\r\n\r\n") + 4));
+        const std::size_t at = body.find("\"captured_amount\":") + 18;
+        const std::int64_t amount = std::stoll(body.substr(at));
+        if (amount > k->authorized - k->captured()) {
+          answer = error_response(403, "Forbidden", "CAPTURE_NOT_ALLOWED");
+        } else {
+          const std::string id = "cap-" + std::to_string(k->captures.size() + 1);
+          k->captures.emplace_back(id, amount);
+          answer = response(201, "Created", "Capture-Id: " + id + "\r\n");
+        }
+        k->answers.emplace_back(key, answer);
+      }
+    }
+    if (k->drop_next_answer && request.rfind("POST ", 0) == 0) {
+      k->drop_next_answer = false;
+      fake.close_after_reply();  // applied, and the connection closes before any answer byte
+      return;
+    }
+    fake.reply(answer);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("client: capture_remaining called again with the same key and decided amount captures once") {
+  kom::client_config config = test_config();
+  config.retry.max_attempts = 1;  // the terminal, not the client, calls again
+  test_env env;
+  kom::fake_transport fake;
+  remaining_klarna klarna;
+  klarna.captures.emplace_back("cap-0", 5000);  // an earlier partial capture
+  fake.set_responder(&remaining_klarna::respond, &klarna);
+  char work[8192];
+  kom::client c(fake.transport(), config, hooks_for(env), work);
+
+  klarna.drop_next_answer = true;
+  const auto first = c.capture_remaining("o-1", {"key-remaining-1"}, {"rest", "sale-42", 0});
+  CHECK(first.next_step() == kom::outcome::retry_later);
+  CHECK(first.value.captured_amount == 15000);  // decided, though the answer was lost
+  REQUIRE(klarna.captures.size() == 2);         // Klarna did capture it
+  const std::int64_t decided = first.value.captured_amount;
+
+  const std::size_t before = klarna.requests.size();
+  const auto again = c.capture_remaining("o-1", {"key-remaining-1"}, {"rest", "sale-42", decided});
+  REQUIRE(again.next_step() == kom::outcome::done);
+  CHECK(again.value.capture_id == "cap-2");   // the capture the first call made
+  CHECK(klarna.captures.size() == 2);         // and no second one
+  CHECK(klarna.captured() == klarna.authorized);
+  REQUIRE(klarna.requests.size() == before + 1);
+  CHECK(klarna.requests.back().rfind("POST ", 0) == 0);  // the order was not read again
+
+  // Without the decided amount the order, now fully captured, cannot be read for it.
+  const auto forgetful = c.capture_remaining("o-1", {"key-remaining-1"});
+  CHECK(forgetful.error.code() == kom::errc::below_minimum);
+  CHECK(klarna.captures.size() == 2);
 }
 
 TEST_CASE("client: capture_remaining with nothing left captures nothing") {
@@ -266,7 +376,6 @@ TEST_CASE("client: 4xx answers are final, with Klarna's error body") {
       {403, "Forbidden", "NOT_ALLOWED", kom::klarna_error_code::not_allowed},
       {404, "Not Found", "NO_SUCH_ORDER", kom::klarna_error_code::no_such_order},
       {404, "Not Found", "NO_SUCH_CAPTURE", kom::klarna_error_code::no_such_capture},
-      {409, "Conflict", "CONFLICT", kom::klarna_error_code::conflict},
       {422, "Unprocessable Entity", "UNPROCESSABLE_ENTITY", kom::klarna_error_code::unprocessable_entity},
   };
   for (const one& c : cases) {
@@ -300,8 +409,8 @@ TEST_CASE("client: an error body that is not Klarna's JSON still gives the statu
 
 // ---- retries ------------------------------------------------------------------------------
 
-TEST_CASE("client: 5xx and 429 are retried with the same key until an answer") {
-  for (int status : {500, 502, 503, 504, 429}) {
+TEST_CASE("client: 5xx, 429, 409 and 408 are retried with the same key until an answer") {
+  for (int status : {500, 502, 503, 504, 429, 409, 408}) {
     CAPTURE(status);
     rig t({error_response(status, "Busy", status == 429 ? "TOO_MANY_REQUESTS" : "TEMPORARILY_UNAVAILABLE"), created});
     const auto r = t.client.capture("o-1", seed().request);
@@ -470,6 +579,82 @@ TEST_CASE("client: GETs retry by the same rules, unless told not to") {
   CHECK(r2.attempts == 1);
 }
 
+TEST_CASE("client: 409 and 408 that persist are retry_later, never refused") {
+  for (int status : {408, 409}) {
+    CAPTURE(status);
+    kom::client_config config = test_config();
+    config.retry.max_attempts = 3;
+    rig t({error_response(status, "Wait", status == 409 ? "CONFLICT" : "REQUEST_TIMEOUT")}, config);
+    const auto r = t.client.capture("o-1", seed().request);
+    CHECK(r.error.code() == kom::errc::http_error);
+    CHECK(r.status == status);
+    CHECK(r.attempts == 3);
+    CHECK(r.next_step() == kom::outcome::retry_later);
+  }
+}
+
+TEST_CASE("client: a 2xx to a POST whose answer cannot be read is still applied") {
+  SUBCASE("a 201 head too large for the work buffer: applied, id unknown, not resent") {
+    const std::string head = "HTTP/1.1 201 Created\r\nX-Padding: " + std::string(2000, 'p') +
+                             "\r\nCapture-Id: cap-1\r\nContent-Length: 0\r\n\r\n";
+    test_env env;
+    kom::fake_transport fake;
+    scripted_server server;
+    server.script = {head};
+    fake.set_responder(&scripted_server::respond, &server);
+    std::vector<char> work(1100);  // the request fits, the answer's head does not
+    kom::client c(fake.transport(), test_config(), hooks_for(env), work.data(), work.size());
+    const auto r = c.capture("o-1", seed().request);
+    CHECK(r.error.code() == kom::errc::missing_capture_id);
+    CHECK(r.status == 201);
+    CHECK(r.next_step() == kom::outcome::applied_id_unknown);
+    CHECK(server.requests.size() == 1);
+  }
+  SUBCASE("a 201 with a malformed header after its status line") {
+    rig t({"HTTP/1.1 201 Created\r\nCapture-Id: cap-1\r\nbroken header line\r\n\r\n"});
+    const auto r = t.client.capture("o-1", seed().request);
+    CHECK(r.next_step() == kom::outcome::applied_id_unknown);
+    CHECK(t.server.requests.size() == 1);
+  }
+  SUBCASE("a 201 whose head is whole but whose body does not fit: done, with its id") {
+    const std::string answer = response(201, "Created", "Capture-Id: cap-9\r\n", std::string(9000, 'x'));
+    rig t({answer});
+    const auto r = t.client.capture("o-1", seed().request);
+    REQUIRE(r.ok());
+    CHECK(r.value.capture_id == "cap-9");
+    CHECK(t.server.requests.size() == 1);
+  }
+  SUBCASE("a 204 to shipping-info whose head does not fit: done") {
+    const std::string head = "HTTP/1.1 204 No Content\r\nX-Padding: " + std::string(9000, 'p') + "\r\n\r\n";
+    rig t({head});
+    kom_test::seed_shipping_update update;
+    const auto r = t.client.append_shipping_info("o-1", "cap-1", update.request);
+    CHECK(r.ok());
+    CHECK(r.status == 204);
+    CHECK(r.next_step() == kom::outcome::done);
+    CHECK(t.server.requests.size() == 1);
+  }
+  SUBCASE("a 503 whose page does not fit is retried, not refused") {
+    kom::client_config config = test_config();
+    config.retry.max_attempts = 2;
+    rig t({response(503, "Busy", "", std::string(9000, 'x')), created}, config);
+    const auto r = t.client.capture("o-1", seed().request);
+    REQUIRE(r.ok());
+    CHECK(r.attempts == 2);
+  }
+  SUBCASE("a 201 cut inside its head is retried with the same key") {
+    kom::client_config config = test_config();
+    config.retry.max_attempts = 2;
+    rig t({"HTTP/1.1 201 Created\r\nCapture-", created}, config);
+    t.server.close_after = true;
+    const auto r = t.client.capture("o-1", seed().request);
+    REQUIRE(r.ok());
+    CHECK(r.value.capture_id == "cap-1");
+    REQUIRE(t.server.requests.size() == 2);
+    CHECK(t.server.requests[0] == t.server.requests[1]);
+  }
+}
+
 TEST_CASE("client: a malformed answer is retried, and reported when it persists") {
   kom::client_config config = test_config();
   config.retry.max_attempts = 2;
@@ -606,7 +791,7 @@ TEST_CASE("client: a request too big for the work buffer says the size needed, a
   kom::client c(fake.transport(), test_config(), hooks_for(env), work);
   const auto r = c.capture("o-1", seed().request);
   CHECK(r.error.code() == kom::errc::buffer_too_small);
-  kom::buffer_writer measure;
+  kom::buffer_writer measure(kom::measure_only);
   REQUIRE(r.idempotency_key.size() == 36);
   REQUIRE(kom::write_capture_request(measure, test_config().request, "o-1", seed().request, r.idempotency_key).ok());
   CHECK(r.error.detail() == static_cast<std::int64_t>(measure.size()));
@@ -719,18 +904,27 @@ TEST_CASE("client: missing hooks and transports are refused before anything is s
   CHECK(fake.operations() == 0);
 }
 
-TEST_CASE("client: unexpected answers to a capture are final") {
+TEST_CASE("client: any 2xx to a capture is applied; without a readable id it is applied_id_unknown") {
   rig t({response(200, "OK", "Capture-Id: x\r\n")});
   const auto r = t.client.capture("o-1", seed().request);
-  CHECK(r.error.code() == kom::errc::unexpected_status);
-  CHECK(r.error.detail() == 200);
-  CHECK(r.attempts == 1);
-  CHECK(r.next_step() == kom::outcome::refused);
+  REQUIRE(r.ok());
+  CHECK(r.value.capture_id == "x");
+  CHECK(r.status == 200);
+  CHECK(r.next_step() == kom::outcome::done);
 
   rig u({response(201, "Created", "")});
   const auto r2 = u.client.capture("o-1", seed().request);
   CHECK(r2.error.code() == kom::errc::missing_capture_id);
   CHECK(r2.status == 201);
+  CHECK(r2.attempts == 1);
+  CHECK(r2.next_step() == kom::outcome::applied_id_unknown);  // never "not applied"
+  CHECK(r2.value.captured_amount == seed().request.captured_amount);
+
+  rig w({response(302, "Found", "Location: https://portal.example/\r\n")});
+  const auto r4 = w.client.capture("o-1", seed().request);
+  CHECK(r4.error.code() == kom::errc::unexpected_status);
+  CHECK(r4.error.detail() == 302);
+  CHECK(r4.next_step() == kom::outcome::refused);
 
   rig v({fixture_http("capture_created_location_only_201.http")});
   const auto r3 = v.client.capture("o-1", seed().request);

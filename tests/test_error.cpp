@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <ostream>
 #include <string>
 #include <system_error>
@@ -28,7 +29,19 @@ TEST_CASE("an error's message has its path, its rule and its number") {
   CHECK(kom::error(kom::errc::buffer_too_small, 812).describe(buf) == "buffer too small, 812 bytes needed");
   CHECK(kom::error(kom::errc::not_in_set).describe(buf) == "not one of the allowed values");
   char tiny[8];
-  CHECK(e.describe(tiny) == "order_li");  // cut, never overrun
+  CHECK(e.describe(tiny) == "order_l");  // cut, never overrun: 7 characters and the NUL
+  CHECK(tiny[7] == '\0');
+}
+
+TEST_CASE("describe ends the text with a NUL, so data() is a C string") {
+  char buf[64];
+  std::memset(buf, 'x', sizeof buf);
+  const std::string_view text = kom::error(kom::errc::buffer_too_small, 812).describe(buf);
+  CHECK(std::strlen(text.data()) == text.size());
+  CHECK(std::string(text.data()) == "buffer too small, 812 bytes needed");
+  char one[1];
+  CHECK(kom::error(kom::errc::required).describe(one).empty());
+  CHECK(one[0] == '\0');
 }
 
 TEST_CASE("a field path longer than its capacity is cut, never overrun") {

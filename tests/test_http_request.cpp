@@ -159,8 +159,8 @@ TEST_CASE("the six Klarna hosts") {
 TEST_CASE("path ids: 1..255 unreserved characters, anything else refused before a byte is written") {
   const auto cfg = playground_config();
   const std::string at_max(255, 'a'), past(256, 'a');
-  CHECK(kom::write_get_order_request(*std::make_unique<kom::buffer_writer>(), cfg, at_max).ok());
-  CHECK(kom::write_get_order_request(*std::make_unique<kom::buffer_writer>(), cfg, "aZ09-._~").ok());
+  CHECK(kom::write_get_order_request(*std::make_unique<kom::buffer_writer>(kom::measure_only), cfg, at_max).ok());
+  CHECK(kom::write_get_order_request(*std::make_unique<kom::buffer_writer>(kom::measure_only), cfg, "aZ09-._~").ok());
   const std::string bad_ids[] = {"", past, "a\rb", "a\nb", "a b", "a/b", "a?b", "a%20", "a#b",
                                  "\xC3\xA9", std::string("a\0b", 3), "a:b", "a+b", "a@b", "..%2f"};
   for (const std::string& id : bad_ids) {
@@ -203,7 +203,7 @@ TEST_CASE("header values given by the caller are checked") {
       CAPTURE(f.path);
       auto cfg = playground_config();
       f.set(cfg, cfg, v);
-      kom::buffer_writer out;
+      kom::buffer_writer out(kom::measure_only);
       auto r = kom::write_get_order_request(out, cfg, "o");
       REQUIRE(!r.ok());
       CHECK(r.error().code() == kom::errc::invalid_header_value);
@@ -211,7 +211,7 @@ TEST_CASE("header values given by the caller are checked") {
       CHECK(out.size() == 0);
     }
     auto cfg = playground_config();
-    kom::buffer_writer out;
+    kom::buffer_writer out(kom::measure_only);
     auto r = kom::write_trigger_send_out_request(out, cfg, "o", "c", v);
     REQUIRE(!r.ok());
     CHECK(r.error().code() == kom::errc::invalid_header_value);
@@ -221,18 +221,18 @@ TEST_CASE("header values given by the caller are checked") {
   SUBCASE("control characters in username and password") {
     auto cfg = playground_config();
     cfg.credentials.password = "pass\r\nX-Evil: 1";
-    auto r = kom::write_get_order_request(*std::make_unique<kom::buffer_writer>(), cfg, "o");
+    auto r = kom::write_get_order_request(*std::make_unique<kom::buffer_writer>(kom::measure_only), cfg, "o");
     CHECK(r.error().code() == kom::errc::invalid_header_value);
     CHECK(r.error().path() == "credentials.password");
     cfg = playground_config();
     cfg.credentials.username = "user:name";
-    r = kom::write_get_order_request(*std::make_unique<kom::buffer_writer>(), cfg, "o");
+    r = kom::write_get_order_request(*std::make_unique<kom::buffer_writer>(kom::measure_only), cfg, "o");
     CHECK(r.error().path() == "credentials.username");
   }
   SUBCASE("spaces split User-Agent products and are refused there") {
     auto cfg = playground_config();
     cfg.user_agent.pos_model = "Kiosk 7";
-    auto r = kom::write_get_order_request(*std::make_unique<kom::buffer_writer>(), cfg, "o");
+    auto r = kom::write_get_order_request(*std::make_unique<kom::buffer_writer>(kom::measure_only), cfg, "o");
     CHECK(r.error().code() == kom::errc::invalid_header_value);
   }
 }
@@ -243,13 +243,13 @@ TEST_CASE("the server host is a DNS name or an IPv4 address") {
     CAPTURE(host);
     auto cfg = playground_config();
     cfg.server.host = host;
-    kom::buffer_writer out;
+    kom::buffer_writer out(kom::measure_only);
     REQUIRE(kom::write_get_order_request(out, cfg, "o").ok());
   }
   const std::string longest(253, 'a');
   auto cfg = playground_config();
   cfg.server.host = longest;
-  kom::buffer_writer measure;
+  kom::buffer_writer measure(kom::measure_only);
   CHECK(kom::write_get_order_request(measure, cfg, "o").ok());
 
   // Refused: what a URL parser or a proxy could read as another server, or not a name at all.
@@ -272,7 +272,7 @@ TEST_CASE("the server host is a DNS name or an IPv4 address") {
   const std::string too_long(254, 'a');
   cfg = playground_config();
   cfg.server.host = too_long;
-  kom::buffer_writer out;
+  kom::buffer_writer out(kom::measure_only);
   auto r = kom::write_get_order_request(out, cfg, "o");
   CHECK(r.error().code() == kom::errc::too_long);
   CHECK(r.error().path() == "server.host");
@@ -283,7 +283,7 @@ TEST_CASE("the server host is a DNS name or an IPv4 address") {
 TEST_CASE("missing credentials, idempotency key and port are refused") {
   auto cfg = playground_config();
   cfg.credentials = {};
-  kom::buffer_writer out;
+  kom::buffer_writer out(kom::measure_only);
   CHECK(kom::write_get_order_request(out, cfg, "o").error().code() == kom::errc::missing_credentials);
   cfg = playground_config();
   cfg.credentials.password = {};
@@ -316,7 +316,7 @@ TEST_CASE("a body that fails validation sends nothing") {
 TEST_CASE("every buffer size: never past the end, size needed reported, credentials wiped on overflow") {
   const kom_test::seed_capture seed;
   const auto cfg = playground_config();
-  kom::buffer_writer measure;
+  kom::buffer_writer measure(kom::measure_only);
   auto full = kom::write_capture_request(measure, cfg, "order-1", seed.request, key);
   REQUIRE(full.ok());
   for (std::size_t cap = 0; cap < *full; ++cap) {

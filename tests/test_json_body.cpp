@@ -72,6 +72,21 @@ TEST_CASE("every buffer size from 0 to the full length, for each fixture") {
   check_every_buffer_size(update.request, body_of(update.request));
 }
 
+TEST_CASE("an empty vector's data() is a buffer too small, with the size needed, not a measurement") {
+  const kom_test::seed_capture capture;
+  const std::size_t full = body_of(capture.request).size();
+  std::vector<char> empty;  // data() is null
+  kom::buffer_writer out(empty.data(), empty.size());
+  auto n = kom::write_body(capture.request, out);
+  REQUIRE(!n.ok());
+  CHECK(n.error().code() == kom::errc::buffer_too_small);
+  CHECK(n.error().detail() == static_cast<std::int64_t>(full));
+  kom::buffer_writer null_with_size(nullptr, 4096);  // a size without memory is no buffer either
+  n = kom::write_body(capture.request, null_with_size);
+  REQUIRE(!n.ok());
+  CHECK(n.error().code() == kom::errc::buffer_too_small);
+}
+
 TEST_CASE("measure_body gives the exact size") {
   const kom_test::seed_capture capture;
   auto n = kom::measure_body(capture.request);

@@ -162,27 +162,27 @@ TEST_CASE("objects and arrays are compact with commas in the right places") {
 
 TEST_CASE("calls out of order are refused") {
   SUBCASE("a value where a key belongs") {
-    kom::buffer_writer out;
+    kom::buffer_writer out(kom::measure_only);
     kom::json_writer w(out);
     w.begin_object();
     w.integer(1);
     CHECK(w.status() == kom::errc::invalid_json_call);
   }
   SUBCASE("a key in an array") {
-    kom::buffer_writer out;
+    kom::buffer_writer out(kom::measure_only);
     kom::json_writer w(out);
     w.begin_array();
     w.key("a");
     CHECK(w.status() == kom::errc::invalid_json_call);
   }
   SUBCASE("a key at the top level") {
-    kom::buffer_writer out;
+    kom::buffer_writer out(kom::measure_only);
     kom::json_writer w(out);
     w.key("a");
     CHECK(w.status() == kom::errc::invalid_json_call);
   }
   SUBCASE("two keys in a row") {
-    kom::buffer_writer out;
+    kom::buffer_writer out(kom::measure_only);
     kom::json_writer w(out);
     w.begin_object();
     w.key("a");
@@ -190,14 +190,14 @@ TEST_CASE("calls out of order are refused") {
     CHECK(w.status() == kom::errc::invalid_json_call);
   }
   SUBCASE("closing the wrong bracket") {
-    kom::buffer_writer out;
+    kom::buffer_writer out(kom::measure_only);
     kom::json_writer w(out);
     w.begin_object();
     w.end_array();
     CHECK(w.status() == kom::errc::invalid_json_call);
   }
   SUBCASE("closing an object after a key") {
-    kom::buffer_writer out;
+    kom::buffer_writer out(kom::measure_only);
     kom::json_writer w(out);
     w.begin_object();
     w.key("a");
@@ -205,13 +205,13 @@ TEST_CASE("calls out of order are refused") {
     CHECK(w.status() == kom::errc::invalid_json_call);
   }
   SUBCASE("closing at the top level") {
-    kom::buffer_writer out;
+    kom::buffer_writer out(kom::measure_only);
     kom::json_writer w(out);
     w.end_array();
     CHECK(w.status() == kom::errc::invalid_json_call);
   }
   SUBCASE("a key that is not UTF-8") {
-    kom::buffer_writer out;
+    kom::buffer_writer out(kom::measure_only);
     kom::json_writer w(out);
     w.begin_object();
     w.key("\xC3");
@@ -287,7 +287,7 @@ TEST_CASE("the one-pass path and the bounded path write the same bytes") {
       for (const std::string& special : specials) {
         const std::string s = std::string(at, 'a') + special + std::string(length - at, 'b');
         CAPTURE(s);
-        kom::buffer_writer measure;
+        kom::buffer_writer measure(kom::measure_only);
         REQUIRE(write(measure, s) == kom::errc::ok);
         std::vector<char> big(measure.size() * 6 + 64);
         kom::buffer_writer roomy(big.data(), big.size());

@@ -155,7 +155,8 @@ std::string header_of(std::string_view request, std::string_view name) {
 // Captures per order, each idempotency key answered once and replayed after, shipping-info
 // and send-outs counted per capture. Failure switches: down (503 to everything), refuse
 // (403 CAPTURE_NOT_ALLOWED to captures of these orders), apply_then_503 (applies a capture
-// but answers 503, as a gateway that timed out after Klarna applied it).
+// but answers 503, as a gateway that timed out after Klarna applied it), no_capture_id (a
+// 201 without Capture-Id and Location).
 struct klarna_model {
   struct cap {
     std::string id, order, reference;
@@ -169,6 +170,7 @@ struct klarna_model {
   bool down = false;
   bool apply_then_503 = false;
   bool captures_503 = false;
+  bool no_capture_id = false;
   int next_id = 1;
 
   static void respond(void* c, kom::fake_transport& fake, std::string_view request) {
@@ -224,8 +226,9 @@ struct klarna_model {
         const std::size_t ref_at = body.find("\"reference\":\"");
         if (ref_at != std::string::npos) c.reference = body.substr(ref_at + 13, body.find('"', ref_at + 13) - ref_at - 13);
         captures.push_back(c);
-        a = response(201, "Created",
-                     "Capture-Id: " + c.id + "\r\nLocation: https://x" + prefix + order + "/captures/" + c.id + "\r\n");
+        a = no_capture_id ? response(201, "Created", "")
+                          : response(201, "Created", "Capture-Id: " + c.id + "\r\nLocation: https://x" + prefix + order +
+                                                         "/captures/" + c.id + "\r\n");
         if (apply_then_503) {
           answers[key] = error_response(503, "Service Unavailable", "TEMPORARILY_UNAVAILABLE");
           return answers[key];
@@ -409,6 +412,10 @@ TEST_CASE("outbox: appends refuse what could never be sent") {
   CHECK(box.append_capture("o-1", simple_capture(5, "r"), "").error().code() == kom::errc::required);
   CHECK(box.append_capture("o-1", simple_capture(5, "r"), std::string(65, 'k')).error().code() == kom::errc::too_long);
   CHECK(box.append_send_out("o-1", kom::capture_ref::of_record(42), "k").error().path() == "capture_of");
+  // Without a reference the 24-hour listing could not tell this capture from another.
+  const auto unreferenced = box.append_capture("o-1", simple_capture(5, ""), "k");
+  CHECK(unreferenced.error().code() == kom::errc::required);
+  CHECK(unreferenced.error().path() == "reference");
   const kom_test::seed_capture seed;
   kom::order_line five[5] = {seed.lines[0], seed.lines[0], seed.lines[0], seed.lines[0], seed.lines[0]};
   kom::capture_request many = seed.request;
@@ -569,6 +576,82 @@ TEST_CASE("outbox: after 24 h a capture Klarna already has is found by listing, 
   CHECK(item.idempotency_key == "k-old");
 }
 
+TEST_CASE("outbox: a capture reference is unique per order among the captures it holds") {
+  mem_storage mem(512, 8);
+  rig t;
+  kom::outbox box(mem.storage(), wall_of(t.time));
+  REQUIRE(box.open().ok());
+  const auto first = box.append_capture("o-1", simple_capture(900, "sale-9"), "k1");
+  REQUIRE(first.ok());
+  const auto again = box.append_capture("o-1", simple_capture(100, "sale-9"), "k2");
+  CHECK(again.error().code() == kom::errc::duplicate_reference);
+  CHECK(again.error().path() == "reference");
+  CHECK(again.error().detail() == *first);
+  CHECK(box.append_capture("o-2", simple_capture(100, "sale-9"), "k3").ok());  // another order
+  CHECK(box.size() == 2);
+  // Also after a reboot, and after the first is done.
+  REQUIRE(!t.drain(box).stopped);
+  kom::outbox reopened(mem.storage(), wall_of(t.time));
+  REQUIRE(reopened.open().ok());
+  CHECK(reopened.append_capture("o-1", simple_capture(100, "sale-9"), "k4").error().code() ==
+        kom::errc::duplicate_reference);
+  CHECK(reopened.append_capture("o-1", simple_capture(100, "sale-10"), "k5").ok());
+}
+
+TEST_CASE("outbox: after 24 h another capture of the same amount does not pass for an unsent one") {
+  mem_storage mem(512, 8);
+  rig t;
+  kom::outbox box(mem.storage(), wall_of(t.time));
+  REQUIRE(box.open().ok());
+  // Another till captured 900 of this order under another sale; this one never got through.
+  klarna_model::cap other;
+  other.id = "cap-other";
+  other.order = "o-1";
+  other.reference = "sale-8";
+  other.amount = 900;
+  t.klarna.captures.push_back(other);
+  const auto c = box.append_capture("o-1", simple_capture(900, "sale-9"), "k-old");
+  REQUIRE(c.ok());
+  t.klarna.down = true;
+  CHECK(t.drain(box).stopped);
+  t.klarna.down = false;
+  t.time.wall += 25ull * 3600 * 1000;
+  const kom::outbox_drain d = t.drain(box);
+  CHECK(d.done == 1);
+  CHECK(t.klarna.captures_with("sale-9") == 1);  // sent, not matched to the other capture
+  kom::outbox_item item;
+  REQUIRE(box.read(*c, item).ok());
+  CHECK(item.capture_id != "cap-other");
+  CHECK(item.capture_id == t.klarna.capture_of("sale-9")->id);
+}
+
+TEST_CASE("outbox: a 201 without a capture id is found by listing and marked done with Klarna's id") {
+  mem_storage mem(512, 8);
+  rig t;
+  kom::outbox box(mem.storage(), wall_of(t.time));
+  REQUIRE(box.open().ok());
+  const auto c = box.append_capture("o-1", simple_capture(700, "sale-7"), "k-cap");
+  REQUIRE(c.ok());
+  const one_shipping ship("T-7");
+  REQUIRE(box.append_shipping_info("o-1", kom::capture_ref::of_record(*c), ship.update, "k-ship").ok());
+  t.klarna.no_capture_id = true;
+  const kom::outbox_drain d = t.drain(box);
+  CHECK(!d.stopped);
+  CHECK(d.done == 2);
+  REQUIRE(t.klarna.log.size() == 3);
+  CHECK(t.klarna.log[0] == "capture o-1 k-cap");
+  CHECK(t.klarna.log[1] == "list o-1");
+  const klarna_model::cap* made = t.klarna.capture_of("sale-7");
+  REQUIRE(made != nullptr);
+  CHECK(t.klarna.captures_with("sale-7") == 1);
+  CHECK(t.klarna.log[2] == "shipping " + made->id);
+  CHECK(made->shipping == 1);
+  kom::outbox_item item;
+  REQUIRE(box.read(*c, item).ok());
+  CHECK(item.state == kom::outbox_state::done);
+  CHECK(item.capture_id == made->id);
+}
+
 TEST_CASE("outbox: after 24 h a capture Klarna does not have is resent with a new key stored first") {
   mem_storage mem(512, 8);
   rig t;
@@ -677,7 +760,7 @@ TEST_CASE("outbox: a full storage is an error with the size needed") {
   int ok = 0;
   kom::error e;
   for (int i = 0; i < 10; ++i) {
-    const auto r = box.append_capture("o-1", simple_capture(100 + i, "sale"), "k" + std::to_string(i));
+    const auto r = box.append_capture("o-1", simple_capture(100 + i, "sale-" + std::to_string(i)), "k" + std::to_string(i));
     if (!r) {
       e = r.error();
       break;
@@ -708,14 +791,17 @@ TEST_CASE("outbox: open, append, drain, compaction and reopening allocate nothin
     }
   };
   t->fake.set_responder(&canned::respond, nullptr);
-  const kom::capture_request c = simple_capture(100, "sale-1");
+  const std::string refs[5] = {"sale-1", "sale-2", "sale-3", "sale-4", "sale-5"};
+  const kom::capture_request captures[5] = {simple_capture(100, refs[0]), simple_capture(100, refs[1]),
+                                            simple_capture(100, refs[2]), simple_capture(100, refs[3]),
+                                            simple_capture(100, refs[4])};
   const one_shipping ship("T-1");
   bool all_ok = true;
   std::size_t done = 0;
   kom_test::alloc_scope scope;
   all_ok = all_ok && box->open().ok();
   for (int round = 0; round < 5; ++round) {
-    const auto s = box->append_capture("o-1", c, round % 2 ? "k-a" : "k-b");
+    const auto s = box->append_capture("o-1", captures[round], round % 2 ? "k-a" : "k-b");
     all_ok = all_ok && s.ok();
     all_ok = all_ok && box->append_shipping_info("o-1", kom::capture_ref::of_record(*s), ship.update, "k-s").ok();
     all_ok = all_ok && box->append_send_out("o-1", kom::capture_ref::of_record(*s), "k-o").ok();
@@ -886,7 +972,10 @@ TEST_CASE("outbox: a power cut at every write point loses no committed operation
   REQUIRE(power_run(dry, SIZE_MAX, &total, nullptr, &generation) == "");
   CHECK(generation > 5);  // the schedule compacts several times
   // Cut points: before every write and erase, one byte into every write, in its middle, and
-  // one byte before its end.
+  // one byte before its end. KOM_POWER_CUT_EVERY_BYTE=1: at every unit (every byte of every
+  // write, every erase) instead.
+  const char* every = std::getenv("KOM_POWER_CUT_EVERY_BYTE");
+  const bool every_byte = every != nullptr && std::string(every) == "1";
   std::set<std::size_t> cuts;
   for (const auto& w : dry.writes) {
     cuts.insert(w.first);
@@ -895,6 +984,8 @@ TEST_CASE("outbox: a power cut at every write point loses no committed operation
       cuts.insert(w.first + w.second / 2);
       cuts.insert(w.first + w.second - 1);
     }
+    if (every_byte)
+      for (std::size_t u = 0; u < w.second; ++u) cuts.insert(w.first + u);
   }
   cuts.insert(total);
   std::size_t failures = 0;

@@ -3,7 +3,8 @@
 // Every JSON body and every HTTP request kom produces goes through a buffer_writer over a
 // caller's buffer. It never writes past the end: on overflow it stops writing, keeps a
 // sticky flag and goes on counting, so size() is always the number of bytes the whole
-// output needs. Constructed without a buffer it only measures.
+// output needs. Measuring without writing is asked for by name (kom::measure_only): a null
+// or empty buffer given for writing overflows at once, it never silently measures.
 #ifndef KOM_BUFFER_WRITER_HPP
 #define KOM_BUFFER_WRITER_HPP
 
@@ -14,16 +15,25 @@
 
 namespace kom {
 
+/// The tag that asks a buffer_writer to measure only: `kom::buffer_writer w(kom::measure_only);`
+struct measure_only_t {
+  /// Explicit, so that `{}` never turns into a measure-only writer by accident.
+  explicit constexpr measure_only_t() noexcept = default;
+};
+/// Pass to buffer_writer's constructor to count bytes without writing them.
+inline constexpr measure_only_t measure_only{};
+
 /// A bounded writer over a caller's buffer: never writes past its end, and on overflow keeps
 /// counting, so size() is the whole output's length. Allocates nothing.
 class buffer_writer {
  public:
-  /// Measure-only: writes nothing, counts everything. Allocates nothing.
-  constexpr buffer_writer() noexcept = default;
+  /// Measure-only: writes nothing, counts everything, never overflows. Allocates nothing.
+  constexpr explicit buffer_writer(measure_only_t) noexcept : measuring_(true) {}
 
-  /// Writes into `data[0, capacity)`; `data` may be null only when `capacity` is 0.
+  /// Writes into `data[0, capacity)`. A null `data` is a buffer of 0 bytes (whatever
+  /// `capacity` says): the first byte overflows, and size() still tells what is needed.
   constexpr buffer_writer(char* data, std::size_t capacity) noexcept
-      : data_(data), capacity_(data ? capacity : 0), measuring_(data == nullptr) {}
+      : data_(data), capacity_(data ? capacity : 0) {}
 
   /// Writes into all N bytes of `buffer`.
   template <std::size_t N>
@@ -90,7 +100,7 @@ class buffer_writer {
   constexpr std::size_t capacity() const noexcept { return capacity_; }
   /// True once any byte did not fit. Sticky. Never set in measure-only mode.
   constexpr bool overflow() const noexcept { return overflow_; }
-  /// True when constructed without a buffer: writes nothing, only counts.
+  /// True when constructed with measure_only: writes nothing, only counts.
   constexpr bool measuring() const noexcept { return measuring_; }
   /// The caller's buffer (null when measuring).
   constexpr char* data() const noexcept { return data_; }
@@ -101,7 +111,7 @@ class buffer_writer {
   char* data_ = nullptr;
   std::size_t capacity_ = 0;
   std::size_t size_ = 0;
-  bool measuring_ = true;
+  bool measuring_ = false;
   bool overflow_ = false;
 };
 

@@ -8,15 +8,15 @@
 //
 // Retries (retry_policy): every attempt of one POST carries the same Klarna-Idempotency-Key,
 // so Klarna applies it once however often it is sent. Retried: connect failures, timeouts,
-// dropped connections, 429 and 5xx. Never retried: other 4xx, validation errors, a too-small
-// buffer, and a POST sent without a key. Backoff doubles from initial_backoff_ms with jitter,
-// waits at least what Retry-After or X-Ratelimit-Reset asks, and stops at max_attempts or
-// total_budget_ms.
+// dropped connections, 408, 409, 429 and 5xx. Never retried: other 4xx, validation errors, a
+// too-small buffer, and a POST sent without a key. Backoff doubles from initial_backoff_ms
+// with jitter, waits at least what Retry-After or X-Ratelimit-Reset asks, and stops at
+// max_attempts or total_budget_ms.
 //
 //   kom::client c(tls.transport(), config, hooks, work);
 //   kom::reply<kom::capture_created> r = c.capture(order_id, request, {stored_key});
-//   if (r.outcome() == kom::outcome::done) save(r.value.capture_id);
-//   else if (r.outcome() == kom::outcome::retry_later) keep(stored_key);  // same key next time
+//   if (r.next_step() == kom::outcome::done) save(r.value.capture_id);
+//   else if (r.next_step() == kom::outcome::retry_later) keep(stored_key);  // same key next time
 #ifndef KOM_CLIENT_HPP
 #define KOM_CLIENT_HPP
 
@@ -139,10 +139,26 @@ struct post_options {
   bool without_key = false;
 };
 
-/// The answer to a capture: Capture-Id and Location (views into the work buffer).
+/// The answer to a capture: Capture-Id and Location (views into the work buffer), and the
+/// amount the request carried.
 struct capture_created {
   std::string_view capture_id;  ///< Capture-Id, else the last segment of Location's path
   std::string_view location;    ///< Location: the capture's URL; empty when absent
+  /// The captured_amount sent: the request's, or the one capture_remaining decided. Set as
+  /// soon as it is known, also when the call fails: a capture_remaining that must be called
+  /// again passes it back (remaining_capture::decided_amount).
+  std::int64_t captured_amount = 0;
+};
+
+/// What capture_remaining captures. Keep it, with the idempotency key, until the call is done.
+struct remaining_capture {
+  std::string_view description;  ///< shown to the customer; empty: none
+  std::string_view reference;    ///< in Klarna's settlement files; empty: none
+  /// 0 on the first call: the client reads the order and captures its
+  /// remaining_authorized_amount. On a call after retry_later: the reply's
+  /// value.captured_amount. The client then skips reading the order and sends that amount
+  /// with the same key, so Klarna answers with the capture the first call made, if it made one.
+  std::int64_t decided_amount = 0;
 };
 
 /// The answer to shipping-info and trigger-send-out: 204, nothing more.
@@ -153,6 +169,11 @@ enum class outcome : std::uint8_t {
   done,         ///< the call did what was asked
   refused,      ///< definitely not applied, and sending it again fails the same way (validation, 4xx)
   retry_later,  ///< not applied, or not known to be: send it again later with the same key
+  /// Klarna answered 2xx to a capture, so the capture exists, but its id could not be read
+  /// (a 201 without Capture-Id and Location, or an answer too large or malformed after its
+  /// 2xx status line). Never send it again with a new key: find the capture's id with
+  /// list_captures (by its reference and amount).
+  applied_id_unknown,
 };
 
 /// The result of one call. Views (value's text, correlation_id, klarna's messages,
@@ -162,7 +183,7 @@ template <class T>
 struct reply {
   T value{};                           ///< meaningful when ok()
   ::kom::error error;                  ///< ok, or why the call failed (http_error: see status, klarna)
-  int status = 0;                      ///< HTTP status of the last response; 0 when none arrived
+  int status = 0;                      ///< HTTP status of the last response (whole or cut); 0 when none arrived
   error_body klarna;                   ///< Klarna's error body when status >= 400
   std::string_view correlation_id;     ///< Klarna-Correlation-Id of the last response
   std::string_view idempotency_key;    ///< the key every attempt of a POST carried
@@ -172,12 +193,15 @@ struct reply {
   /// True when the call did what was asked: error is ok.
   bool ok() const noexcept { return error.ok(); }
 
-  /// What to do next: done when ok(). Nothing sent: retry_later when the connection or the
-  /// TLS handshake failed, else refused (validation, buffer size, setup). Sent: retry_later
-  /// on 429 and 5xx; refused on other 4xx and on buffer_too_small, unexpected_status and
-  /// missing_capture_id; retry_later on any other failure (the answer was lost).
+  /// What to do next: done when ok(); applied_id_unknown on missing_capture_id (only ever
+  /// after a 2xx). Nothing sent: retry_later when the connection or the TLS handshake
+  /// failed, else refused (validation, buffer size, setup). Sent: retry_later on 408, 409,
+  /// 429 and 5xx; refused on other 4xx and on buffer_too_small and unexpected_status (an
+  /// answer arrived, and the same request gets the same answer); retry_later on any other
+  /// failure (the answer was lost).
   outcome next_step() const noexcept {
     if (error.ok()) return outcome::done;
+    if (error.code() == errc::missing_capture_id) return outcome::applied_id_unknown;
     if (!sent) {
       // Nothing reached the server: a bad request or buffer is refused, a dead link is not.
       switch (error.code()) {
@@ -191,13 +215,17 @@ struct reply {
         default: return outcome::refused;
       }
     }
-    if (status == 429 || status >= 500) return outcome::retry_later;
+    if (retryable_status(status)) return outcome::retry_later;
     if (status >= 400) return outcome::refused;
-    if (error.code() == errc::buffer_too_small || error.code() == errc::unexpected_status ||
-        error.code() == errc::missing_capture_id)
+    if (error.code() == errc::buffer_too_small || error.code() == errc::unexpected_status)
       return outcome::refused;  // an answer arrived; the same request gets the same answer
     return outcome::retry_later;  // the answer was lost: resend with the same key
   }
+
+  /// The statuses that say "not now" rather than "no": 408 (the server gave up waiting),
+  /// 409 (a request with the same key is still being processed), 429 and 5xx. Each is
+  /// retried with the same key, which Klarna applies at most once.
+  static constexpr bool retryable_status(int s) noexcept { return s == 408 || s == 409 || s == 429 || s >= 500; }
 };
 
 /// Counters of one client's life.
@@ -235,46 +263,60 @@ class client {
   // JSON errors, unexpected_status (detail: status), invalid_client_setup, invalid_transport.
   // After retries the last attempt's failure is kept.
 
-  /// POST …/orders/{order_id}/captures. 201: the new capture's id and location. Errors: the
-  /// common ones above, and missing_capture_id (a 201 without Capture-Id or Location).
+  /// POST …/orders/{order_id}/captures. 201: the new capture's id and location (any 2xx is
+  /// taken as applied). Errors: the common ones above, and missing_capture_id (a 2xx whose
+  /// Capture-Id and Location are missing or could not be read: next_step() is
+  /// applied_id_unknown).
   reply<capture_created> capture(std::string_view order_id, const capture_request& request,
                                  const post_options& post = {}) noexcept {
     reply<capture_created> r;
+    r.value.captured_amount = request.captured_amount;
     if (exchange(r, operation::capture, order_id, {}, request, post, 201)) {
-      r.value.capture_id = parser_.capture_id();
-      r.value.location = parser_.location();
-      if (r.value.capture_id.empty()) r.error = ::kom::error(errc::missing_capture_id);
+      // The head may be cut by an unreadable answer after its 2xx status line.
+      if (parser_.head_complete()) {
+        r.value.capture_id = parser_.capture_id();
+        r.value.location = parser_.location();
+      }
+      r.error = r.value.capture_id.empty() ? ::kom::error(errc::missing_capture_id, r.status) : ::kom::error();
     }
     return r;
   }
 
   /// Captures what the order still has authorized: reads the order, then captures its
-  /// remaining_authorized_amount (optionally with a description and reference, no lines).
+  /// remaining_authorized_amount (with `what`'s description and reference, no lines). The
+  /// reply's value.captured_amount is the amount decided.
+  ///
+  /// Calling it again: after retry_later, call it with the same key and
+  /// `what.decided_amount` = that value.captured_amount (0 when the order could not be read).
+  /// The order is then not read again; the same request goes out, and Klarna answers with the
+  /// capture the first call made, if it made one, so the order is captured once. A call
+  /// without the decided amount would read an order that may already be captured.
+  ///
   /// Errors besides the usual: below_minimum (path remaining_authorized_amount) when nothing
-  /// is left to capture or Klarna did not say.
+  /// is left to capture or Klarna did not say; the order read's errors (its `sent`, `status`
+  /// and `attempts` are the GET's).
   reply<capture_created> capture_remaining(std::string_view order_id, const post_options& post = {},
-                                           std::string_view description = {},
-                                           std::string_view reference = {}) noexcept {
-    order_storage<0, 256> storage;  // only the amounts are needed; captures are skipped
-    read_options lenient;
-    lenient.allow_truncation = true;
-    reply<order> o = get_order(order_id, storage, lenient);
-    reply<capture_created> r;
-    if (!o.ok()) {
-      copy_failure(r, o);
-      return r;
-    }
-    const std::int64_t remaining = o.value.remaining_authorized_amount.value_or(0);
-    if (remaining <= 0) {
-      field_path path;
-      path.append("remaining_authorized_amount");
-      r.error = ::kom::error(errc::below_minimum, path, 1);
-      return r;
-    }
+                                           const remaining_capture& what = {}) noexcept {
     capture_request request;
-    request.captured_amount = remaining;
-    request.description = description;
-    request.reference = reference;
+    request.description = what.description;
+    request.reference = what.reference;
+    request.captured_amount = what.decided_amount;
+    if (request.captured_amount <= 0) {
+      order_storage<0, 256> storage;  // only the amounts are needed; captures are skipped
+      reply<order> o = get_order(order_id, storage, lenient());
+      reply<capture_created> r;
+      if (!o.ok()) {
+        copy_failure(r, o);
+        return r;
+      }
+      request.captured_amount = o.value.remaining_authorized_amount.value_or(0);
+      if (request.captured_amount <= 0) {
+        field_path path;
+        path.append("remaining_authorized_amount");
+        r.error = ::kom::error(errc::below_minimum, path, 1);
+        return r;
+      }
+    }
     return capture(order_id, request, post);
   }
 
@@ -355,8 +397,9 @@ class client {
 
  private:
   // One call: validate, then attempt after attempt until a definite answer or the policy
-  // says stop. True when the final response has the expected status; its head and body are
-  // then in parser_. Otherwise r.error says why.
+  // says stop. True when the final response has the expected status, or is any 2xx to a
+  // POST (Klarna applied it, even when its answer could not be read whole): its head and
+  // body are then in parser_, as far as they arrived. Otherwise r.error says why.
   template <class T, class Body>
   bool exchange(reply<T>& r, operation op, std::string_view order_id, std::string_view capture_id, const Body& body,
                 const post_options& post, int expected) noexcept {
@@ -365,8 +408,7 @@ class client {
                                                                                   : errc::invalid_client_setup);
       return false;
     }
-    const bool is_post = op == operation::capture || op == operation::append_shipping_info ||
-                         op == operation::trigger_send_out;
+    const bool is_post = is_post_op(op);
     std::string_view key;
     if (is_post && !post.without_key) {
       key = post.idempotency_key;
@@ -384,7 +426,7 @@ class client {
     // Validation and sizing before anything is sent: a request that cannot be written is
     // refused here, with the size needed when it is only too big for the buffer.
     {
-      buffer_writer measure;
+      buffer_writer measure(measure_only);
       const result<std::size_t> size = write(measure, op, order_id, capture_id, body, key, is_post && post.without_key);
       if (!size) {
         r.error = size.error();
@@ -414,7 +456,13 @@ class client {
       r.attempts = attempt;
       if (attempt > 1) ++stats_.retries;
       const attempt_result a = attempt_once(r, op, order_id, capture_id, body, key, is_post && post.without_key, rec, start);
-      if (a.final) return a.success && r.status == expected ? true : fail_status(r, expected, a.success);
+      if (a.final) {
+        if (a.success && (r.status == expected || (is_post && r.status >= 200 && r.status < 300))) {
+          r.error = {};  // an unreadable rest of a 2xx to a POST: applied all the same
+          return true;
+        }
+        return fail_status(r, expected, a.success);
+      }
       // A retryable failure: wait, unless the policy says stop.
       std::uint32_t wait = backoff;
       if (hooks_.random != nullptr && wait > 1) {
@@ -494,11 +542,23 @@ class client {
       close();
       r.error = received;
       log_failure(rec, r.error, start);
+      // A 2xx status line was read, then the answer could not be (too large, malformed): the
+      // server applied the POST, and another attempt would get the same unreadable answer.
+      const int seen = parser_.status();
+      if (seen >= 200 && seen < 300 && unreadable(received.code()) && is_post_op(op)) {
+        r.status = seen;
+        a.final = true;
+        a.success = true;
+        return a;
+      }
       a.stale_connection = reused && parser_.head_size() == 0 && parser_.status() == 0 &&
                            (received.code() == errc::unexpected_eof || received.code() == errc::connection_closed);
-      // A response that cannot fit the buffer would not fit the next time either.
-      a.final = received.code() == errc::buffer_too_small || received.code() == errc::body_too_large ||
-                received.code() == errc::head_too_large;
+      if (seen >= 200) r.status = seen;  // the status line arrived: next_step() judges by it
+      // A response that cannot fit the buffer would not fit the next time either, unless its
+      // status asks for another attempt (a 503 with a large page).
+      a.final = (received.code() == errc::buffer_too_small || received.code() == errc::body_too_large ||
+                 received.code() == errc::head_too_large) &&
+                !reply<T>::retryable_status(seen);
       return a;
     }
     a.success = true;
@@ -513,7 +573,7 @@ class client {
       (void)e;  // a body that is not Klarna's JSON (a proxy's page) still has its status
       r.error = ::kom::error(errc::http_error, r.status);
     }
-    if (r.status == 429 || r.status >= 500) {
+    if (reply<T>::retryable_status(r.status)) {
       std::uint32_t seconds = parser_.retry_after().value_or(0);
       if (seconds == 0) seconds = parser_.rate_limit_reset().value_or(0);
       a.server_wait_ms = seconds > 4000000u ? 4000000000u : seconds * 1000u;
@@ -521,6 +581,19 @@ class client {
     }
     a.final = true;
     return a;
+  }
+
+  static constexpr bool is_post_op(operation op) noexcept {
+    return op == operation::capture || op == operation::append_shipping_info || op == operation::trigger_send_out;
+  }
+
+  // An answer that arrived but cannot be read, the same way each time (as opposed to a
+  // connection that failed, which the next attempt may not).
+  static constexpr bool unreadable(errc e) noexcept {
+    const int c = static_cast<int>(e);
+    return e == errc::buffer_too_small ||
+           (c >= static_cast<int>(errc::bad_status_line) && c <= static_cast<int>(errc::unsupported_transfer_encoding) &&
+            e != errc::unexpected_eof);
   }
 
   // The final response did not have the expected status.
@@ -532,6 +605,8 @@ class client {
     return false;
   }
 
+  // A failed read before a POST: the reply is the read's, so that next_step() judges it as
+  // the read it was (a 503 is retry_later, a 404 refused). The POST was never sent.
   template <class T, class U>
   static void copy_failure(reply<T>& to, const reply<U>& from) noexcept {
     to.error = from.error;
@@ -539,7 +614,7 @@ class client {
     to.klarna = from.klarna;
     to.correlation_id = from.correlation_id;
     to.attempts = from.attempts;
-    to.sent = false;  // the capture itself was never sent
+    to.sent = from.sent;
   }
 
   static read_options lenient() noexcept {

@@ -37,6 +37,7 @@ enum class errc : int {
   invalid_path_id = 12,      ///< an order or capture id that is not 1..255 unreserved URL characters, or is "." or ".."
   invalid_header_value = 13, ///< a header value with CR, LF or another control character
   missing_credentials = 14,  ///< neither username and password nor an API key
+  duplicate_reference = 15,  ///< a capture reference another capture of the same order in the outbox has; detail = its sequence number
 
   // Output.
   buffer_too_small = 100,    ///< the caller's buffer is too small; detail = bytes needed
@@ -113,6 +114,7 @@ constexpr std::string_view rule_text(errc e) noexcept {
     case errc::invalid_path_id: return "not 1 to 255 characters of A-Z a-z 0-9 - . _ ~";
     case errc::invalid_header_value: return "contains a control character";
     case errc::missing_credentials: return "no credentials: give username and password, or an API key";
+    case errc::duplicate_reference: return "already the reference of another capture of this order in the outbox";
     case errc::buffer_too_small: return "buffer too small";
     case errc::nesting_too_deep: return "JSON nested too deep";
     case errc::invalid_json_call: return "JSON writer used out of order";
@@ -271,11 +273,14 @@ class error {
     }
   }
 
-  /// The message in `buffer`, cut to fit. Returns the part written.
+  /// The message in `buffer`, cut to fit, and a NUL after it (so the view's data() is also a
+  /// C string for puts or printf): at most N - 1 characters. Returns the text without the NUL.
   template <std::size_t N>
   std::string_view describe(char (&buffer)[N]) const noexcept {
-    buffer_writer out(buffer);
+    static_assert(N > 0, "describe needs room for the NUL");
+    buffer_writer out(buffer, N - 1);
     write_message(out);
+    buffer[out.written()] = '\0';
     return out.view();
   }
 

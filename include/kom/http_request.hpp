@@ -242,7 +242,7 @@ result<std::size_t> write_request(buffer_writer& out, const request_config& conf
   constexpr bool has_body = !std::is_same<Body, no_body>::value;
   std::size_t body_size = 0;
   if constexpr (has_body) {
-    buffer_writer measure;
+    buffer_writer measure(measure_only);
     json_writer w(measure);
     write_json(w, body);
     body_size = measure.size();
@@ -309,7 +309,7 @@ result<std::size_t> write_request(buffer_writer& out, const request_config& conf
 }  // namespace detail
 
 // ---- one builder per operation -------------------------------------------------------------
-// Each returns the request's size in bytes. `out` may be measure-only (no buffer) to learn the
+// Each returns the request's size in bytes. `out` may be measure-only (kom::measure_only) to learn the
 // size. Errors: invalid_path_id, invalid_header_value, required, too_long, missing_credentials,
 // the body's validation errors (kom/validate.hpp), buffer_too_small (detail = bytes needed).
 

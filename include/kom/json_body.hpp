@@ -170,7 +170,7 @@ result<std::size_t> write_body(const shipping_info_update& request, char (&buffe
 /// The exact size of a valid request's body, without writing it.
 template <class Request>
 result<std::size_t> measure_body(const Request& request) noexcept {
-  buffer_writer out;
+  buffer_writer out(measure_only);
   return write_body(request, out);
 }
 

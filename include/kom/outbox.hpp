@@ -463,11 +463,24 @@ class basic_outbox {
   // detail = bytes one area needs); io_failed (detail = the storage's code).
 
   /// Queues a capture of `order_id`: validated (kom::validate, default options), at most MaxLines
-  /// order lines and MaxShipping shipping entries. Returns its sequence number once
-  /// committed, or one of the errors above.
+  /// order lines and MaxShipping shipping entries, and with a `reference` of its own (the
+  /// sale's number): the outbox finds a capture whose answer it lost by that reference and
+  /// its amount, so it refuses a capture without one (required, path "reference") and one
+  /// whose reference a pending or done capture of the same order in the outbox already has
+  /// (duplicate_reference, path "reference", detail = that capture's sequence number;
+  /// compared by CRC-32 of order id and reference). Returns its
+  /// sequence number once committed, or one of the errors above.
   result<std::uint32_t> append_capture(std::string_view order_id, const capture_request& request,
                                        std::string_view idempotency_key) noexcept {
     if (::kom::error e = validate(request); !e.ok()) return e;
+    if (request.reference.empty()) return limit(errc::required, "reference", 0);
+    const std::uint32_t hash = reference_hash(order_id, request.reference);
+    for (std::size_t i = 0; i < count_; ++i) {
+      const entry& other = entries_[i];
+      if (other.op == outbox_op::capture && other.reference_hash == hash &&
+          (other.state == outbox_state::pending || other.state == outbox_state::done))
+        return limit(errc::duplicate_reference, "reference", other.seq);
+    }
     if (request.order_lines.size() > MaxLines) return limit(errc::too_many_items, "order_lines", MaxLines);
     if (request.shipping_info.size() > MaxShipping) return limit(errc::too_many_items, "shipping_info", MaxShipping);
     return append_op(detail::rk_capture, order_id, capture_ref{}, idempotency_key, &request, nullptr);
@@ -604,6 +617,7 @@ class basic_outbox {
     std::uint32_t timing_off = 0;    // the latest attempted or rekeyed record, 0 when none
     std::uint32_t final_off = 0;     // the done or failed record, 0 when none
     std::uint32_t capture_of = 0;
+    std::uint32_t reference_hash = 0;  // captures: reference_hash(order id, reference)
     std::uint64_t first_attempt_ms = 0;
     outbox_op op = outbox_op::capture;
     outbox_state state = outbox_state::pending;
@@ -745,9 +759,15 @@ class basic_outbox {
       e.seq = seq;
       e.op_off = off;
       e.op = static_cast<outbox_op>(kind);
-      (void)r.text();  // order id
+      const std::string_view order_id = r.text();
       const std::string_view key = r.text();
       e.capture_of = static_cast<std::uint32_t>(r.uvar());
+      if (kind == detail::rk_capture) {
+        (void)r.text();   // capture id
+        (void)r.svar();   // captured_amount
+        (void)r.text();   // description
+        e.reference_hash = reference_hash(order_id, r.text());
+      }
       if (r.bad() || key.size() > detail::outbox_max_key) return;
       set_key(e, key);
       if (!key.empty()) std::memcpy(e.first_key, key.data(), key.size());
@@ -783,6 +803,13 @@ class basic_outbox {
       case detail::rk_forgotten: e->state = outbox_state::forgotten; break;
       default: break;
     }
+  }
+
+  static std::uint32_t reference_hash(std::string_view order_id, std::string_view reference) noexcept {
+    const unsigned char gap = 0;
+    std::uint32_t h = crc32_update(0, order_id.data(), order_id.size());
+    h = crc32_update(h, &gap, 1);
+    return crc32_update(h, reference.data(), reference.size());
   }
 
   static void set_key(entry& e, std::string_view key) noexcept {
@@ -1083,7 +1110,7 @@ class basic_outbox {
     return r ? ::kom::error() : r.error();
   }
 
-  static step storage_stop(const ::kom::error& e) noexcept {
+  static step stop_drain(const ::kom::error& e) noexcept {
     step s;
     s.stop = true;
     s.error = e;
@@ -1095,20 +1122,61 @@ class basic_outbox {
     step s;
     switch (r.next_step()) {
       case outcome::done:
-        if (::kom::error e = mark_done(seq, capture_id); !e.ok()) return storage_stop(e);
+        if (::kom::error e = mark_done(seq, capture_id); !e.ok()) return stop_drain(e);
         s.marked = true;
         s.state = outbox_state::done;
         return s;
       case outcome::refused:
         if (::kom::error e = mark_failed(seq, r.error, r.status, r.klarna, r.correlation_id); !e.ok())
-          return storage_stop(e);
+          return stop_drain(e);
         s.marked = true;
         s.state = outbox_state::failed;
         return s;
-      case outcome::retry_later: break;
+      case outcome::retry_later:
+      case outcome::applied_id_unknown:  // drain_one looks the capture up before it settles
+        break;
     }
     s.stop = true;
     s.error = r.error;
+    return s;
+  }
+
+  // What looking for a queued capture among the order's captures found.
+  enum class search : std::uint8_t {
+    found,    // its id is in the caller's buffer
+    absent,   // every capture was read; none has its reference and amount
+    stopped   // the listing failed or was cut: `listing` says how
+  };
+
+  // Lists the order's captures and looks for the one `item` queued: the same reference
+  // (unique among the outbox's captures of an order) and captured_amount.
+  search find_listed(client& klarna, const outbox_item& item, ::kom::capture* items, std::size_t capacity,
+                     capture_storage_ref storage, char (&capture_id)[256], std::size_t& id_size,
+                     reply<capture_list>& listing) noexcept {
+    read_options lenient;  // a listing too big for `items` still shows the captures read
+    lenient.allow_truncation = true;
+    listing = klarna.list_captures(item.order_id, items, capacity, storage, lenient);
+    if (!listing.ok()) return search::stopped;
+    for (const ::kom::capture& c : listing.value.captures) {
+      if (c.reference == item.capture.reference && c.captured_amount == item.capture.captured_amount) {
+        id_size = c.capture_id.size() < 256 ? c.capture_id.size() : 255;
+        if (id_size != 0) std::memcpy(capture_id, c.capture_id.data(), id_size);
+        return search::found;
+      }
+    }
+    if (listing.value.truncated) {
+      // Not every capture could be read: do not risk a second capture.
+      listing.error = ::kom::error(errc::json_too_many_items, static_cast<std::int64_t>(capacity));
+      return search::stopped;
+    }
+    return search::absent;
+  }
+
+  step mark_found(std::uint32_t seq, std::string_view capture_id) noexcept {
+    if (::kom::error err = mark_done(seq, capture_id); !err.ok()) return stop_drain(err);
+    step s;
+    s.marked = true;
+    s.state = outbox_state::done;
     return s;
   }
 
@@ -1127,7 +1195,7 @@ class basic_outbox {
         none.error_code_text = "CAPTURE_FAILED";
         none.error_messages = {};
         if (::kom::error e = mark_failed(seq, limit(errc::required, "capture_of", capture_of), 0, none, {}); !e.ok())
-          return storage_stop(e);
+          return stop_drain(e);
         step s;
         s.marked = true;
         s.state = outbox_state::failed;
@@ -1143,46 +1211,24 @@ class basic_outbox {
     entry* e = find(seq);
     if (e == nullptr) return {};
     if (e->first_attempt_ms == 0) {
-      if (::kom::error err = mark_timing(seq, now == 0 ? 1 : now, {}); !err.ok()) return storage_stop(err);
+      if (::kom::error err = mark_timing(seq, now == 0 ? 1 : now, {}); !err.ok()) return stop_drain(err);
     } else if (now >= e->first_attempt_ms && now - e->first_attempt_ms >= detail::outbox_key_lifetime_ms) {
       if (e->op == outbox_op::capture) {
         outbox_item item;
-        if (::kom::error err = read(seq, item); !err.ok()) return storage_stop(err);
-        read_options lenient;  // a listing too big for `items` still shows the captures read
-        lenient.allow_truncation = true;
-        reply<capture_list> list = klarna.list_captures(item.order_id, items, capacity, storage, lenient);
-        if (!list.ok()) {
-          if (list.next_step() == outcome::retry_later) {
-            step s;
-            s.stop = true;
-            s.error = list.error;
-            return s;
-          }
-          return settle(seq, list, {});
-        }
-        for (const ::kom::capture& c : list.value.captures) {
-          if (c.reference == item.capture.reference && c.captured_amount == item.capture.captured_amount) {
-            if (!c.capture_id.empty())
-              std::memcpy(capture_id, c.capture_id.data(), c.capture_id.size() < 256 ? c.capture_id.size() : 255);
-            const std::string_view found(capture_id, c.capture_id.size() < 256 ? c.capture_id.size() : 255);
-            if (::kom::error err = mark_done(seq, found); !err.ok()) return storage_stop(err);
-            step s;
-            s.marked = true;
-            s.state = outbox_state::done;
-            return s;
-          }
-        }
-        if (list.value.truncated) {
-          // Not every capture could be read: do not risk a second capture.
-          step s;
-          s.stop = true;
-          s.error = ::kom::error(errc::json_too_many_items, static_cast<std::int64_t>(capacity));
-          return s;
+        if (::kom::error err = read(seq, item); !err.ok()) return stop_drain(err);
+        reply<capture_list> list;
+        switch (find_listed(klarna, item, items, capacity, storage, capture_id, capture_id_size, list)) {
+          case search::found: return mark_found(seq, std::string_view(capture_id, capture_id_size));
+          case search::absent: break;  // resent below with a new key
+          case search::stopped:
+            // An order Klarna does not know (a refused listing) can have no capture either.
+            if (list.error.code() == errc::http_error && list.next_step() == outcome::refused) return settle(seq, list, {});
+            return stop_drain(list.error);
         }
       }
       const result<uuid_text> fresh = klarna.new_idempotency_key();
-      if (!fresh) return storage_stop(fresh.error());
-      if (::kom::error err = mark_timing(seq, now, fresh->view()); !err.ok()) return storage_stop(err);
+      if (!fresh) return stop_drain(fresh.error());
+      if (::kom::error err = mark_timing(seq, now, fresh->view()); !err.ok()) return stop_drain(err);
     }
     e = find(seq);
     if (e == nullptr) return {};
@@ -1192,11 +1238,20 @@ class basic_outbox {
     post_options post;
     post.idempotency_key = std::string_view(key, key_size);
     outbox_item item;
-    if (::kom::error err = read(seq, item); !err.ok()) return storage_stop(err);
+    if (::kom::error err = read(seq, item); !err.ok()) return stop_drain(err);
     if (capture_of != 0) item.capture_id = std::string_view(capture_id, capture_id_size);
     switch (item.op) {
       case outbox_op::capture: {
         reply<capture_created> r = klarna.capture(item.order_id, item.capture, post);
+        if (r.next_step() == outcome::applied_id_unknown) {
+          // Klarna made the capture but its id was not readable: find it by its reference.
+          reply<capture_list> list;
+          if (find_listed(klarna, item, items, capacity, storage, capture_id, capture_id_size, list) == search::found)
+            return mark_found(seq, std::string_view(capture_id, capture_id_size));
+          // Not found, or not listed: stays pending; the next drain resends with the same
+          // key and Klarna answers with the same capture.
+          return stop_drain(list.ok() ? r.error : list.error);
+        }
         std::size_t n = r.value.capture_id.size() < 256 ? r.value.capture_id.size() : 255;
         if (n != 0) std::memcpy(capture_id, r.value.capture_id.data(), n);  // no id: a null view
         return settle(seq, r, std::string_view(capture_id, n));

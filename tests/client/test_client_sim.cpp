@@ -150,7 +150,7 @@ TEST_CASE("client over TLS: every operation, checked against the sim's state") {
   const auto so = t.client.trigger_send_out(id, capture_id);
   REQUIRE(so.ok());
 
-  const auto rest = t.client.capture_remaining(id, {}, "the rest");
+  const auto rest = t.client.capture_remaining(id, {}, {"the rest", {}, 0});
   REQUIRE(rest.ok());
 
   kom::capture items[4];

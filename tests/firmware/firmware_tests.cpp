@@ -280,7 +280,7 @@ void test_requests() {
   check(all, "Basic credentials: base64 of every padding length and of UTF-8");
 
   // Measure-only: the size without a buffer.
-  kom::buffer_writer measure;
+  kom::buffer_writer measure(kom::measure_only);
   const kom::result<std::size_t> measured = kom::write_capture_request(measure, cfg, order_id, capture.request, key);
   check(measured.ok() && *measured == capture_request.view().size(), "measure-only writer gives the request's size");
 

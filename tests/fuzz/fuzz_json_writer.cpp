@@ -89,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::unique_ptr<char[]> small_buffer(new char[small_size == 0 ? 1 : small_size]);
   kom::buffer_writer small(small_size == 0 ? nullptr : small_buffer.get(), small_size);
   const result cut = write(small, pieces);
-  kom::buffer_writer measure;
+  kom::buffer_writer measure(kom::measure_only);
   const result counted = write(measure, pieces);
 
   check(big.status == cut.status && big.status == counted.status);
