@@ -38,7 +38,8 @@ namespace example {
 inline constexpr const char* system_ca_file = "/etc/ssl/certs/ca-certificates.crt";
 
 /// Exit codes of the examples and kom-cli.
-enum exit_code : int { exit_ok = 0, exit_refused = 1, exit_usage = 2, exit_retry_later = 3, exit_applied_id_unknown = 4 };
+enum exit_code : int { exit_ok = 0, exit_refused = 1, exit_usage = 2, exit_retry_later = 3, exit_applied_id_unknown = 4,
+                       exit_unknown = 5 };
 
 /// The options every example takes; the rest of the command line stays in `args`.
 struct options {
@@ -255,6 +256,7 @@ inline int exit_code_of(kom::outcome o) {
     case kom::outcome::refused: return exit_refused;
     case kom::outcome::retry_later: return exit_retry_later;
     case kom::outcome::applied_id_unknown: return exit_applied_id_unknown;
+    case kom::outcome::unknown: return exit_unknown;
   }
   return exit_refused;
 }
@@ -283,6 +285,9 @@ void print_answer(const kom::reply<T>& r, const char* indent = "") {
     case kom::outcome::applied_id_unknown:
       std::printf("%s  applied (HTTP %d), but the capture id could not be read: list the order's captures, do not "
                   "capture again\n", indent, r.status);
+      break;
+    case kom::outcome::unknown:
+      std::printf("%s  sent without an idempotency key and not answered: read the order before anything else\n", indent);
       break;
   }
 }

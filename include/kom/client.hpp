@@ -174,6 +174,10 @@ enum class outcome : std::uint8_t {
   /// 2xx status line). Never send it again with a new key: find the capture's id with
   /// list_captures (by its reference and amount).
   applied_id_unknown,
+  /// A POST sent without an idempotency key (post_options::without_key) got no definite
+  /// answer (it was lost, or 409 or 5xx): it may have been applied, and sending it again
+  /// could apply it twice. Read the order (get_order, list_captures) before anything else.
+  unknown,
 };
 
 /// The result of one call. Views (value's text, correlation_id, klarna's messages,
@@ -189,6 +193,7 @@ struct reply {
   std::string_view idempotency_key;    ///< the key every attempt of a POST carried
   std::uint32_t attempts = 0;          ///< requests sent (or tried)
   bool sent = false;                   ///< at least one request left the terminal
+  bool without_key = false;            ///< a POST sent without a Klarna-Idempotency-Key
 
   /// True when the call did what was asked: error is ok.
   bool ok() const noexcept { return error.ok(); }
@@ -198,7 +203,8 @@ struct reply {
   /// failed, else refused (validation, buffer size, setup). Sent: retry_later on 408, 409,
   /// 429 and 5xx; refused on other 4xx and on buffer_too_small and unexpected_status (an
   /// answer arrived, and the same request gets the same answer); retry_later on any other
-  /// failure (the answer was lost).
+  /// failure (the answer was lost). A POST sent without a key gives unknown instead of
+  /// retry_later, except on 408 and 429 (the server did not take the request).
   outcome next_step() const noexcept {
     if (error.ok()) return outcome::done;
     if (error.code() == errc::missing_capture_id) return outcome::applied_id_unknown;
@@ -215,11 +221,13 @@ struct reply {
         default: return outcome::refused;
       }
     }
-    if (retryable_status(status)) return outcome::retry_later;
+    // Without a key, only a server that says it did not take the request allows sending again.
+    const outcome again = without_key && status != 408 && status != 429 ? outcome::unknown : outcome::retry_later;
+    if (retryable_status(status)) return again;
     if (status >= 400) return outcome::refused;
     if (error.code() == errc::buffer_too_small || error.code() == errc::unexpected_status)
       return outcome::refused;  // an answer arrived; the same request gets the same answer
-    return outcome::retry_later;  // the answer was lost: resend with the same key
+    return again;  // the answer was lost: resend with the same key
   }
 
   /// The statuses that say "not now" rather than "no": 408 (the server gave up waiting),
@@ -423,6 +431,7 @@ class client {
       }
       r.idempotency_key = key;
     }
+    r.without_key = is_post && post.without_key;
     // Validation and sizing before anything is sent: a request that cannot be written is
     // refused here, with the size needed when it is only too big for the buffer.
     {
@@ -438,6 +447,9 @@ class client {
       }
     }
     const bool may_retry = is_post ? !post.without_key : config_.retry.retry_gets;
+    // A kept-alive connection the server closed while idle is reopened and the request sent
+    // again at once, once per call and outside max_attempts, when sending it twice is safe.
+    bool may_replay_stale = !is_post || !post.without_key;
     const std::uint32_t max_attempts =
         may_retry ? (config_.retry.max_attempts == 0 ? 1 : config_.retry.max_attempts) : 1;
     if (max_attempts > 1 && hooks_.sleep_ms == nullptr) {
@@ -462,6 +474,11 @@ class client {
           return true;
         }
         return fail_status(r, expected, a.success);
+      }
+      if (a.stale_connection && may_replay_stale) {
+        may_replay_stale = false;
+        --attempt;  // the same attempt again, on a new connection
+        continue;
       }
       // A retryable failure: wait, unless the policy says stop.
       std::uint32_t wait = backoff;

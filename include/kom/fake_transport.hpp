@@ -25,11 +25,18 @@
 //   reset        io::closed (*)         io::closed, down         io::closed, down
 //   eof          io::closed (*)         io::closed, down         0, down
 //   fail         io::failed             io::failed               io::failed
+//   tls_cut      io::failed (**)        io::failed (***), down   io::failed (***), down
 //
 // (*) outside what kom/transport.hpp allows that call to return: for testing how a client
 // copes with a transport that breaks its contract. A faulted connect never connects, and
 // a faulted call moves no bytes. "down": the connection is lost (unread reply bytes are
 // dropped); send and recv return io::closed until the next connect.
+//
+// (**) error() says errc::tls_handshake_failed: a TLS stream whose handshake the network
+// cut. (***) error() says errc::tls_failed: a TLS record the network cut.
+//
+// cut_requests() cuts the next requests the client sends after a chosen number of their
+// bytes (none, one, half, all but the last, all), as a link that drops mid-request does.
 //
 // Capacities are template parameters (kom::fake_transport is 64 KiB each); beyond them
 // bytes are not kept and a flag says so. No heap, no exceptions, not thread-safe.
@@ -57,6 +64,22 @@ enum class fake_fault : std::uint8_t {
   reset,        ///< send/recv return io::closed and the connection is down
   eof,          ///< recv returns 0 (peer closed in order) and the connection is down
   fail,         ///< returns io::failed
+  /// connect returns io::failed with error() errc::tls_handshake_failed (the handshake was
+  /// cut); send and recv return io::failed with errc::tls_failed and the connection is down
+  tls_cut,
+};
+
+/// Where cut_requests() cuts a request. Positions count the bytes the client offers in the
+/// first send call of the request (kom::client offers a whole request in one call).
+enum class fake_cut : std::uint8_t {
+  none,         ///< no cut
+  at_start,     ///< before its first byte
+  after_first,  ///< after its first byte
+  at_half,      ///< after half of it (size / 2 bytes)
+  before_last,  ///< after all but its last byte
+  /// after all of it: the responder sees the request and answers, then the connection drops
+  /// before the client reads a byte of the answer
+  after_last,
 };
 
 /// An in-memory transport with a scripted server; see the top of this file.
@@ -143,6 +166,24 @@ class basic_fake_transport {
   /// Ends stall_recv(): recv answers from the reply queue again.
   void resume_recv() noexcept { stalled_ = false; }
 
+  /// The next `count` requests the client starts sending on a connection whose peer has not
+  /// closed are cut at `where` (see fake_cut): the bytes before the cut are taken (and kept
+  /// in sent()), then the connection is down as after fake_fault::reset. The send call that
+  /// reaches the cut returns the bytes it took, or io::closed (errc::connection_closed) when
+  /// it took none; later send and recv calls return io::closed until the next connect. A
+  /// request cut before its end never reaches the responder. A connection lost otherwise
+  /// while a cut request is being sent ends that cut (it still counts). fake_cut::none or a
+  /// count of 0 cancels the cuts still waiting.
+  void cut_requests(fake_cut where, std::size_t count = 1) noexcept {
+    cut_where_ = count == 0 ? fake_cut::none : where;
+    cuts_waiting_ = cut_where_ == fake_cut::none ? 0 : count;
+  }
+
+  /// Requests cut so far by cut_requests().
+  std::size_t cut_count() const noexcept { return cuts_; }
+  /// Cuts that cut_requests() set and that have not happened yet.
+  std::size_t cuts_waiting() const noexcept { return cuts_waiting_; }
+
   /// Back to the state of a new object: nothing connected, sent, queued or scripted.
   void reset() noexcept {
     responder_ = nullptr;
@@ -159,6 +200,10 @@ class basic_fake_transport {
     max_io_ = 0;
     block_every(0);
     stalled_ = false;
+    cut_where_ = fake_cut::none;
+    cuts_waiting_ = cuts_ = 0;
+    cutting_ = false;
+    cut_left_ = 0;
     open_ = connected_ = false;
     operations_ = connect_calls_ = connects_ = closes_ = close_calls_ = requests_ = violations_ = 0;
     host_size_ = 0;
@@ -244,16 +289,37 @@ class basic_fake_transport {
     if (!connected_) return fail(io::closed, errc::connection_closed, op);
     if (data == nullptr || size == 0) return violation(op);
     if (block_now()) return io::would_block;
-    const std::size_t n = limit(size);
+    std::size_t n = limit(size);
+    // A peer that has sent its last reply and closed takes bytes (as TCP does after a FIN)
+    // but answers none of them; the next recv sees the close.
+    const bool peer_closed = eof_after_reply_ && reply_begin_ == reply_end_;
+    bool cut_now = false;
+    if (!peer_closed) {
+      if (!cutting_ && cuts_waiting_ != 0 && request_size_ == 0 && head_match_ == 0 && !in_body_) {
+        --cuts_waiting_;
+        ++cuts_;
+        cutting_ = true;
+        cut_left_ = cut_position(cut_where_, size);
+        if (cuts_waiting_ == 0) cut_where_ = fake_cut::none;
+      }
+      if (cutting_ && n >= cut_left_) {
+        n = cut_left_;
+        cut_now = true;
+      }
+    }
+    if (n == 0) {  // cut before any byte of this call
+      drop();
+      return fail(io::closed, errc::connection_closed, op);
+    }
     const std::size_t logged = n < SentLog - sent_size_ ? n : SentLog - sent_size_;
     if (logged != 0) std::memcpy(sent_ + sent_size_, data, logged);
     sent_size_ += logged;
     if (logged != n) sent_overflow_ = true;
-    // A peer that has sent its last reply and closed takes bytes (as TCP does after a FIN)
-    // but answers none of them; the next recv sees the close.
-    const bool peer_closed = eof_after_reply_ && reply_begin_ == reply_end_;
-    if (!peer_closed)
+    if (!peer_closed) {
+      if (cutting_) cut_left_ -= n;
       for (std::size_t i = 0; i < n; ++i) take_request_byte(static_cast<char>(data[i]));
+    }
+    if (cut_now) drop();  // after the responder: an answer to a whole request is lost too
     return static_cast<int>(n);
   }
 
@@ -356,6 +422,7 @@ class basic_fake_transport {
       case fake_fault::would_block: return io::would_block;
       case fake_fault::reset:
       case fake_fault::eof: return fail(io::closed, errc::connection_closed, op);
+      case fake_fault::tls_cut: return fail(io::failed, errc::tls_handshake_failed, op);
       case fake_fault::none:
       case fake_fault::fail: break;
     }
@@ -372,6 +439,7 @@ class basic_fake_transport {
       case fake_fault::eof:
         drop();
         return receiving ? 0 : fail(io::closed, errc::connection_closed, op);
+      case fake_fault::tls_cut: drop(); return fail(io::failed, errc::tls_failed, op);
       case fake_fault::none:
       case fake_fault::fail: break;
     }
@@ -383,7 +451,21 @@ class basic_fake_transport {
     connected_ = false;
     reply_begin_ = reply_end_ = 0;
     eof_after_reply_ = false;
+    cutting_ = false;
     start_request();
+  }
+
+  // The bytes of a request of `size` bytes that cut_requests() lets through.
+  static std::size_t cut_position(fake_cut where, std::size_t size) noexcept {
+    switch (where) {
+      case fake_cut::none: break;
+      case fake_cut::at_start: return 0;
+      case fake_cut::after_first: return size < 1 ? size : 1;
+      case fake_cut::at_half: return size / 2;
+      case fake_cut::before_last: return size == 0 ? 0 : size - 1;
+      case fake_cut::after_last: return size;
+    }
+    return size;
   }
 
   bool block_now() noexcept {
@@ -504,6 +586,12 @@ class basic_fake_transport {
   std::size_t io_calls_ = 0;
   bool blocked_ = false;
   bool stalled_ = false;
+
+  fake_cut cut_where_ = fake_cut::none;
+  std::size_t cuts_waiting_ = 0;  // requests still to cut
+  std::size_t cuts_ = 0;          // requests cut
+  bool cutting_ = false;          // the request being sent is cut
+  std::size_t cut_left_ = 0;      // its bytes still let through
 
   bool open_ = false;       // the client's view: connected and not yet closed by it
   bool connected_ = false;  // the link: also false once the peer reset or ended it

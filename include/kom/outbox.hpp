@@ -1134,6 +1134,7 @@ class basic_outbox {
         return s;
       case outcome::retry_later:
       case outcome::applied_id_unknown:  // drain_one looks the capture up before it settles
+      case outcome::unknown:             // never: the outbox sends every operation with a key
         break;
     }
     s.stop = true;

@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <optional>
 #include <stdexcept>
 
 #include <mbedtls/ctr_drbg.h>
@@ -105,8 +107,9 @@ struct proxy::shared {
   std::uint64_t deadline_ms = 0;
   std::atomic<unsigned> active{0};
 
-  mutable std::mutex mu;  // c, upstream session
+  mutable std::mutex mu;  // c, upstream session, forced_queue
   counts c;
+  std::deque<forced> forced_queue;
   mbedtls_ssl_session upstream_session;
   bool have_upstream_session = false;
 
@@ -357,6 +360,8 @@ struct tls_end {
 
 const char* reason(int status) {
   switch (status) {
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
     case 502: return "Bad Gateway";
@@ -371,7 +376,7 @@ class connection {
  public:
   connection(proxy::shared* sh, int fd) : sh_(sh), client_(sh) { client_.fd = fd; }
 
-  void run(std::uint64_t index) {
+  void run(std::uint64_t index, const std::optional<forced>& chosen) {
     const options& o = sh_->opt;
     schedule_rng r{o.seed ^ (index * 0xD1B54A32D192ED03ull)};
     r.next();
@@ -389,14 +394,23 @@ class connection {
       }
     }
     const unsigned per_connection = o.max_requests_per_connection == 0 ? 1 : o.max_requests_per_connection;
-    const std::uint64_t requests = 1 + r.below(per_connection);
-    const std::uint64_t hit = r.below(requests);  // the request the fault hits
-    const bool forward_first =
+    std::uint64_t requests = 1 + r.below(per_connection);
+    std::uint64_t hit = r.below(requests);  // the request the fault hits
+    bool forward_first =
         f == fault::status_502 || f == fault::status_504 ? r.percent(50)
         : f == fault::reset || f == fault::stall       ? r.percent(50)
                                                         : r.percent(25);
-    const std::uint64_t cut = r.next();  // N of the close faults, modulo the message's size
+    std::uint64_t cut = r.next();  // N of the close faults, modulo the message's size
     const bool announce_close = r.percent(50);
+    if (chosen) {  // the test's choice instead of the schedule's (its draws are made above)
+      f = chosen->kind;
+      hit = chosen->hit;
+      forward_first = chosen->forward_first;
+      cut = chosen->cut;
+      cut_from_end_ = chosen->cut_from_end;
+      status_ = chosen->status;
+      if (requests < hit + 1) requests = hit + 1;
+    }
 
     if (f == fault::refuse) {
       sh_->add_fault(f, false);
@@ -525,7 +539,7 @@ class connection {
         return false;
       }
       case fault::close_request: {
-        const std::size_t n = static_cast<std::size_t>(cut % request.size());
+        const std::size_t n = through(cut, request.size());
         if (n > 0 && connect_upstream()) up_->write(request.data(), n);
         sh_->add_fault(f, false);
         if (up_) up_->close_abruptly();
@@ -538,7 +552,7 @@ class connection {
           client_.close_abruptly();
           return false;
         }
-        const std::size_t n = static_cast<std::size_t>(cut % response.size());
+        const std::size_t n = through(cut, response.size());
         sh_->add_fault(f, true);
         if (n > 0) client_.write(response.data(), n);
         client_.close_abruptly();
@@ -578,7 +592,8 @@ class connection {
       case fault::status_429_retry_after: {
         const bool forwarded = forward_first && forward(request, response, upstream_close);
         sh_->add_fault(f, forwarded);
-        const int status = f == fault::status_500                                     ? 500
+        const int status = status_ != 0                                               ? status_
+                           : f == fault::status_500                                   ? 500
                            : f == fault::status_502                                   ? 502
                            : f == fault::status_503 || f == fault::status_503_retry_after ? 503
                            : f == fault::status_504                                   ? 504
@@ -597,9 +612,17 @@ class connection {
     return false;
   }
 
+  // The bytes of a message of `size` bytes that a close fault lets through.
+  std::size_t through(std::uint64_t cut, std::size_t size) const {
+    if (cut_from_end_) return cut >= size ? 0 : size - static_cast<std::size_t>(cut);
+    return static_cast<std::size_t>(cut % size);
+  }
+
   proxy::shared* sh_;
   tls_end client_;
   std::unique_ptr<tls_end> up_;  // to kom-sim, opened at the first request forwarded
+  bool cut_from_end_ = false;    // forced: the close faults count back from the end
+  int status_ = 0;               // forced: the status a status fault answers, 0 its own
 };
 
 std::string slurp(const std::string& path) {
@@ -661,6 +684,16 @@ counts proxy::snapshot() const {
   return shared_->c;
 }
 
+void proxy::force(const forced& f) {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  shared_->forced_queue.push_back(f);
+}
+
+std::size_t proxy::forced_waiting() const {
+  std::lock_guard<std::mutex> lock(shared_->mu);
+  return shared_->forced_queue.size();
+}
+
 void proxy::accept_loop() noexcept {
   shared* sh = shared_.get();
   std::uint64_t index = 0;
@@ -691,12 +724,20 @@ void proxy::accept_loop() noexcept {
     }
     const int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::optional<forced> chosen;
+    {
+      std::lock_guard<std::mutex> lock(sh->mu);
+      if (!sh->forced_queue.empty()) {
+        chosen = sh->forced_queue.front();
+        sh->forced_queue.pop_front();
+      }
+    }
     auto done = std::make_shared<std::atomic<bool>>(false);
     ++sh->active;
-    ws.push_back({std::thread([sh, fd, this_index, done] {
+    ws.push_back({std::thread([sh, fd, this_index, done, chosen] {
                     {
                       connection c(sh, fd);
-                      c.run(this_index);
+                      c.run(this_index, chosen);
                     }
                     --sh->active;
                     done->store(true);

@@ -32,6 +32,11 @@
 //                   two), having forwarded the request first half the time for 502/504 and a
 //                   quarter of the time for the others (a gateway that lost the answer)
 //
+// A test can also choose one connection's fault itself (proxy::force, struct forced): the
+// next connection accepted takes it instead of the schedule's, with the request it hits,
+// whether kom-sim gets the request first, where a close fault cuts, and the status a status
+// fault answers (408 and 409 too).
+//
 // Bounded: at most max_connections connections and max_concurrent at a time, and no new
 // one once max_bytes have been relayed (those are closed at once and counted as overflow);
 // a message over 4 MiB ends its connection; it stops by itself after max_lifetime_ms, and
@@ -90,6 +95,23 @@ struct options {
   std::uint32_t max_lifetime_ms = 600000;
 };
 
+/// One connection's fault, chosen by the test (proxy::force) instead of the schedule.
+struct forced {
+  fault kind = fault::none;    ///< the fault; none: the connection serves its requests without one
+  unsigned hit = 0;            ///< the request on the connection it hits, 0 for the first
+  bool forward_first = false;  ///< reset, stall and the status faults: kom-sim gets the request first
+  /// close_request, close_response: the bytes of the message that get through (modulo its
+  /// size, as in the schedule)
+  std::uint64_t cut = 0;
+  /// close_request, close_response: `cut` counts back from the message's end instead: that
+  /// many bytes are withheld (all of them when the message is no longer)
+  bool cut_from_end = false;
+  /// the status faults: answer with this status instead of the fault's own (e.g. 408, 409;
+  /// with Retry-After only for status_503_retry_after and status_429_retry_after); 0: the
+  /// fault's own
+  int status = 0;
+};
+
 /// What happened so far (a snapshot).
 struct counts {
   std::uint64_t connections = 0;       ///< accepted
@@ -118,6 +140,15 @@ class proxy {
   int port() const noexcept { return port_; }
   void stop() noexcept;
   counts snapshot() const;
+
+  /// Queues `f` for the next connection accepted and served (not one closed at once for a
+  /// limit): each such connection takes the oldest fault queued, if any, instead of the
+  /// schedule's, and serves at least f.hit + 1 requests. The schedule's draws for it are
+  /// made all the same, so later connections get the faults they would have got.
+  /// Thread-safe.
+  void force(const forced& f);
+  /// Faults queued by force() that no connection has taken yet. Thread-safe.
+  std::size_t forced_waiting() const;
 
   struct shared;  // certificates, session caches, counters (fault_proxy.cpp)
 

@@ -300,7 +300,6 @@ TEST_CASE("soak: exactly once through a faulty network (KOM_SOAK_CAPTURES, KOM_S
   CHECK(pc.total_faults() > 0);
   // The lost answers, the cases the idempotency key is for, did happen.
   CHECK(pc.faults_after_forwarding > 0);
-  CHECK(reissued_calls > 0);
   CHECK(refused == 0);
   CHECK(abandoned == 0);
   CHECK(exactly_once == count);
