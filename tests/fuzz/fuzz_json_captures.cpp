@@ -1,18 +1,21 @@
 // libFuzzer target: kom::read_captures (GET …/captures, a list) over any bytes, strict and
-// with truncation allowed.
+// with truncation allowed, each read held to what Boost.JSON's DOM of the same bytes says
+// (fuzz_json_oracle.hpp).
 // Build: clang++ -std=c++17 -fsanitize=fuzzer,address,undefined -Iinclude tests/fuzz/fuzz_json_captures.cpp
-#include "kom/src.hpp"  // Boost.JSON's compiled part: this target is its own program
+#include <boost/json/src.hpp>  // all of Boost.JSON compiled in: its DOM is the oracle
 
 #include <cstddef>
 #include <cstdint>
 
 #include "fuzz_json_common.hpp"
+#include "fuzz_json_oracle.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   static kom::capture_storage<4, 2, 384, 2, 2> storage;
-  kom_fuzz::differential(body, [](std::string_view b, const kom::read_options& options, std::uint64_t& hash,
-                                  bool& truncated) {
+  const kom_fuzz::dom_reading dom(body);
+  kom_fuzz::differential(body, [&](std::string_view b, const kom::read_options& options, std::uint64_t& hash,
+                                   bool& truncated) {
     kom::capture items[3];
     kom::capture_list list;
     const kom::error e = kom::read_captures(b, list, items, storage, options);
@@ -28,6 +31,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     kom_fuzz::check(!any_truncated || list.truncated);
     hash = h.value();
     truncated = list.truncated;
+
+    kom_fuzz::expected_captures expected(options.allow_truncation, ref);
+    const auto want = expected.list(dom.root(), 3);
+    kom_fuzz::judge(dom, expected, e, list.truncated, [&] {
+      kom_fuzz::check(list.captures.size() == want.size());
+      for (std::size_t i = 0; i < want.size(); ++i) kom_fuzz::same(list.captures[i], want[i]);
+    });
     return e;
   });
   return 0;

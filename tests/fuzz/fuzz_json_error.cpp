@@ -1,17 +1,20 @@
-// libFuzzer target: kom::read_error_body over any bytes, strict and with truncation allowed.
+// libFuzzer target: kom::read_error_body over any bytes, strict and with truncation allowed,
+// each read held to what Boost.JSON's DOM of the same bytes says (fuzz_json_oracle.hpp).
 // Build: clang++ -std=c++17 -fsanitize=fuzzer,address,undefined -Iinclude tests/fuzz/fuzz_json_error.cpp
-#include "kom/src.hpp"  // Boost.JSON's compiled part: this target is its own program
+#include <boost/json/src.hpp>  // all of Boost.JSON compiled in: its DOM is the oracle
 
 #include <cstddef>
 #include <cstdint>
 
 #include "fuzz_json_common.hpp"
+#include "fuzz_json_oracle.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   static kom::error_body_storage<2, 96> storage;
-  kom_fuzz::differential(body, [](std::string_view b, const kom::read_options& options, std::uint64_t& hash,
-                                  bool& truncated) {
+  const kom_fuzz::dom_reading dom(body);
+  kom_fuzz::differential(body, [&](std::string_view b, const kom::read_options& options, std::uint64_t& hash,
+                                   bool& truncated) {
     kom::error_body error_body;
     const kom::error e = kom::read_error_body(b, error_body, storage, options);
     const kom::error_body_storage_ref ref = storage;
@@ -19,6 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     kom_fuzz::touch(h, error_body, ref);
     hash = h.value();
     truncated = error_body.truncated;
+
+    kom_fuzz::expected_error_body expected(options.allow_truncation, ref);
+    const kom::error_body want = expected.read(dom.root());
+    kom_fuzz::judge(dom, expected, e, error_body.truncated, [&] { kom_fuzz::same(error_body, want); });
     return e;
   });
   return 0;
