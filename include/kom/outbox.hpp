@@ -1121,11 +1121,7 @@ class basic_outbox {
   step settle(std::uint32_t seq, const reply<T>& r, std::string_view capture_id) noexcept {
     step s;
     switch (r.next_step()) {
-      case outcome::done:
-        if (::kom::error e = mark_done(seq, capture_id); !e.ok()) return stop_drain(e);
-        s.marked = true;
-        s.state = outbox_state::done;
-        return s;
+      case outcome::done: return mark_found(seq, capture_id);
       case outcome::refused:
         if (::kom::error e = mark_failed(seq, r.error, r.status, r.klarna, r.correlation_id); !e.ok())
           return stop_drain(e);
@@ -1173,6 +1169,8 @@ class basic_outbox {
     return search::absent;
   }
 
+  // Marks the operation done (a capture with its id): what settle() does on done, and what a
+  // capture found by listing gets.
   step mark_found(std::uint32_t seq, std::string_view capture_id) noexcept {
     if (::kom::error err = mark_done(seq, capture_id); !err.ok()) return stop_drain(err);
     step s;
