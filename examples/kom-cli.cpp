@@ -168,7 +168,7 @@ int run(kom::client& client, std::string_view command, const arguments& a, std::
     return finish_post(client.capture_remaining(p[0], {key}, what));
   }
   if (command == "get-capture") {
-    kom::capture_storage<64, 16, 16384> storage;
+    kom::capture_storage<kom::capacity::lines<64>, kom::capacity::shipping_entries<16>, kom::capacity::text_bytes<16384>> storage;
     const kom::reply<kom::capture> r = client.get_capture(p[0], p[1], storage);
     example::print_answer(r);
     if (r.ok()) example::print_capture(r.value);
@@ -176,7 +176,7 @@ int run(kom::client& client, std::string_view command, const arguments& a, std::
   }
   if (command == "list-captures") {
     static kom::capture captures[64];
-    static kom::capture_storage<256, 64, 65536> storage;
+    static kom::capture_storage<kom::capacity::lines<256>, kom::capacity::shipping_entries<64>, kom::capacity::text_bytes<65536>> storage;
     kom::read_options read;
     read.allow_truncation = true;
     const kom::reply<kom::capture_list> r = client.list_captures(p[0], captures, storage, read);
@@ -214,7 +214,7 @@ int run(kom::client& client, std::string_view command, const arguments& a, std::
     return finish_post(client.trigger_send_out(p[0], p[1], {key}));
   }
   // get-order
-  kom::order_storage<64, 4096> storage;
+  kom::order_storage<kom::capacity::captures<64>, kom::capacity::text_bytes<4096>> storage;
   const kom::reply<kom::order> r = client.get_order(p[0], storage);
   example::print_answer(r);
   if (r.ok()) example::print_order(r.value);

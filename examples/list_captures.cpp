@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   // allow_truncation, what does not fit is dropped and `truncated` says so; without it, the
   // read fails naming the field that did not fit.
   kom::capture captures[8];
-  kom::capture_storage<32, 8, 8192> storage;
+  kom::capture_storage<kom::capacity::lines<32>, kom::capacity::shipping_entries<8>, kom::capacity::text_bytes<8192>> storage;
   kom::read_options read;
   read.allow_truncation = true;
   const kom::reply<kom::capture_list> r = terminal.client().list_captures(options.args[0], captures, storage, read);

@@ -1,4 +1,4 @@
-// kom::client over kom::fake_transport: every operation, every retry rule, partial and
+// kom::client over kom::testing::fake_transport: every operation, every retry rule, partial and
 // would-block I/O, buffers, logging, credentials and heap. Time is a fake clock: sleeping
 // advances it, so backoff is checked exactly and tests run instantly.
 #include <doctest/doctest.h>
@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "kom/client.hpp"
-#include "kom/fake_transport.hpp"
+#include "kom/testing/fake_transport.hpp"
 #include "support/alloc_counter.hpp"
 #include "support/fixtures.hpp"
 #include "support/json_canon.hpp"
@@ -75,7 +75,7 @@ struct scripted_server {
   std::vector<std::string> requests;
   bool close_after = false;
 
-  static void respond(void* c, kom::fake_transport& fake, std::string_view request) {
+  static void respond(void* c, kom::testing::fake_transport& fake, std::string_view request) {
     auto* s = static_cast<scripted_server*>(c);
     s->requests.emplace_back(request);
     const std::size_t i = s->requests.size() - 1;
@@ -116,7 +116,7 @@ std::string header_of(std::string_view request, std::string_view name) {
 // One client over one fake server, with a work buffer.
 struct rig {
   test_env env;
-  kom::fake_transport fake;
+  kom::testing::fake_transport fake;
   scripted_server server;
   char work[8192];
   kom::client client;
@@ -280,7 +280,7 @@ struct remaining_klarna {
     return sum;
   }
 
-  static void respond(void* c, kom::fake_transport& fake, std::string_view request) {
+  static void respond(void* c, kom::testing::fake_transport& fake, std::string_view request) {
     auto* k = static_cast<remaining_klarna*>(c);
     k->requests.emplace_back(request);
     std::string answer;
@@ -321,7 +321,7 @@ TEST_CASE("client: capture_remaining called again with the same key and decided 
   kom::client_config config = test_config();
   config.retry.max_attempts = 1;  // the terminal, not the client, calls again
   test_env env;
-  kom::fake_transport fake;
+  kom::testing::fake_transport fake;
   remaining_klarna klarna;
   klarna.captures.emplace_back("cap-0", 5000);  // an earlier partial capture
   fake.set_responder(&remaining_klarna::respond, &klarna);
@@ -433,7 +433,7 @@ TEST_CASE("client: 5xx, 429, 409 and 408 are retried with the same key until an 
 TEST_CASE("client: connect failures, timeouts and dropped connections are retried") {
   SUBCASE("refused") {
     rig t({created});
-    t.fake.fault_on_connect(1, kom::fake_fault::refuse);
+    t.fake.fault_on_connect(1, kom::testing::fake_fault::refuse);
     const auto r = t.client.capture("o-1", seed().request);
     REQUIRE(r.ok());
     CHECK(r.attempts == 2);
@@ -442,14 +442,14 @@ TEST_CASE("client: connect failures, timeouts and dropped connections are retrie
   }
   SUBCASE("unresolved") {
     rig t({created});
-    t.fake.fault_on_connect(1, kom::fake_fault::unresolved);
+    t.fake.fault_on_connect(1, kom::testing::fake_fault::unresolved);
     const auto r = t.client.capture("o-1", seed().request);
     REQUIRE(r.ok());
     CHECK(r.attempts == 2);
   }
   SUBCASE("no answer: read timeout") {
     rig t({created});
-    t.fake.fault_at(3, kom::fake_fault::time_out);  // connect, send, recv
+    t.fake.fault_at(3, kom::testing::fake_fault::time_out);  // connect, send, recv
     const auto r = t.client.capture("o-1", seed().request);
     REQUIRE(r.ok());
     CHECK(r.attempts == 2);
@@ -459,7 +459,7 @@ TEST_CASE("client: connect failures, timeouts and dropped connections are retrie
   }
   SUBCASE("reset while sending") {
     rig t({created});
-    t.fake.fault_at(2, kom::fake_fault::reset);
+    t.fake.fault_at(2, kom::testing::fake_fault::reset);
     const auto r = t.client.capture("o-1", seed().request);
     REQUIRE(r.ok());
     CHECK(r.attempts == 2);
@@ -467,7 +467,7 @@ TEST_CASE("client: connect failures, timeouts and dropped connections are retrie
   }
   SUBCASE("the server closes before answering") {
     rig t({created});
-    t.fake.fault_at(3, kom::fake_fault::eof);
+    t.fake.fault_at(3, kom::testing::fake_fault::eof);
     const auto r = t.client.capture("o-1", seed().request);
     REQUIRE(r.ok());
     CHECK(r.attempts == 2);
@@ -500,7 +500,7 @@ TEST_CASE("client: a POST without a key is tried once") {
   CHECK(r.next_step() == kom::outcome::unknown);
 
   rig u({created});
-  u.fake.fault_at(3, kom::fake_fault::time_out);
+  u.fake.fault_at(3, kom::testing::fake_fault::time_out);
   const auto r2 = u.client.capture("o-1", seed().request, post);
   CHECK(r2.error.code() == kom::errc::timed_out);
   CHECK(r2.attempts == 1);
@@ -515,7 +515,7 @@ TEST_CASE("client: a POST without a key is tried once") {
   }
   // Nothing sent: nothing applied.
   rig w({created});
-  w.fake.fault_on_connect(1, kom::fake_fault::refuse);
+  w.fake.fault_on_connect(1, kom::testing::fake_fault::refuse);
   const auto r4 = w.client.capture("o-1", seed().request, post);
   CHECK(!r4.sent);
   CHECK(r4.next_step() == kom::outcome::retry_later);
@@ -615,7 +615,7 @@ TEST_CASE("client: a 2xx to a POST whose answer cannot be read is still applied"
     const std::string head = "HTTP/1.1 201 Created\r\nX-Padding: " + std::string(2000, 'p') +
                              "\r\nCapture-Id: cap-1\r\nContent-Length: 0\r\n\r\n";
     test_env env;
-    kom::fake_transport fake;
+    kom::testing::fake_transport fake;
     scripted_server server;
     server.script = {head};
     fake.set_responder(&scripted_server::respond, &server);
@@ -830,7 +830,7 @@ TEST_CASE("client: a request that fails validation is never sent") {
 
 TEST_CASE("client: a request too big for the work buffer says the size needed, and sends nothing") {
   test_env env;
-  kom::fake_transport fake;
+  kom::testing::fake_transport fake;
   char work[256];
   kom::client c(fake.transport(), test_config(), hooks_for(env), work);
   const auto r = c.capture("o-1", seed().request);
@@ -857,7 +857,7 @@ TEST_CASE("client: a response too big for the work buffer says the size needed")
   const std::string body = kom_test::read_fixture("responses/capture.json");
   const std::string answer = response(200, "OK", "", body);
   test_env env;
-  kom::fake_transport fake;
+  kom::testing::fake_transport fake;
   scripted_server server;
   server.script = {answer};
   fake.set_responder(&scripted_server::respond, &server);
@@ -887,7 +887,7 @@ TEST_CASE("client: a chunked answer that fills the buffer exactly still complete
   for (std::size_t size : {exact, exact - 1}) {
     CAPTURE(size);
     test_env env;
-    kom::fake_transport fake;
+    kom::testing::fake_transport fake;
     scripted_server server;
     server.script = {answer};
     fake.set_responder(&scripted_server::respond, &server);
@@ -908,7 +908,7 @@ TEST_CASE("client: a chunked answer that fills the buffer exactly still complete
 }
 
 TEST_CASE("client: missing hooks and transports are refused before anything is sent") {
-  kom::fake_transport fake;
+  kom::testing::fake_transport fake;
   char work[4096];
   test_env env;
   {
@@ -1007,11 +1007,11 @@ TEST_CASE("client: credentials leave the work buffer and never reach the log") {
 TEST_CASE("client: a whole capture, with a retry, allocates nothing") {
   kom_test::seed_shipping_update update;
   // A server that keeps nothing, so every allocation counted is the client's.
-  kom::fake_transport fake;
+  kom::testing::fake_transport fake;
   struct quiet {
     const std::string* script;
     std::size_t n = 0;
-    static void respond(void* c, kom::fake_transport& f, std::string_view) {
+    static void respond(void* c, kom::testing::fake_transport& f, std::string_view) {
       auto* q = static_cast<quiet*>(c);
       f.reply(q->script[q->n < 2 ? q->n : 2]);
       ++q->n;

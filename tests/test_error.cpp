@@ -17,11 +17,12 @@ TEST_CASE("kom::errc is a std::error_code enum in the kom category") {
 }
 
 TEST_CASE("an error's message has its path, its rule and its number") {
-  kom::field_path p;
-  p.append("order_lines");
-  p.append_index(2);
-  p.append("quantity_unit");
-  kom::error e(kom::errc::too_long, p, 10);
+  const kom::field_ref where = kom::field_ref::in(kom::model_type::capture_request)
+                                   .field(kom::field_index<kom::capture_request>("order_lines"))
+                                   .item(2)
+                                   .field(kom::field_index<kom::order_line>("quantity_unit"));
+  kom::error e(kom::errc::too_long, where, 10);
+  CHECK(e.path() == "order_lines[2].quantity_unit");
   char buf[128];
   CHECK(e.describe(buf) == "order_lines[2].quantity_unit: longer than 10 characters");
   CHECK(e.error_code() == kom::errc::too_long);
@@ -42,6 +43,38 @@ TEST_CASE("describe ends the text with a NUL, so data() is a C string") {
   char one[1];
   CHECK(kom::error(kom::errc::required).describe(one).empty());
   CHECK(one[0] == '\0');
+}
+
+TEST_CASE("an error is 16 bytes, whatever field it names") {
+  static_assert(sizeof(kom::error) == 16);
+  static_assert(sizeof(kom::result<std::size_t>) == 24);
+  const kom::field_ref deepest = kom::field_ref::in(kom::model_type::capture_list)
+                                     .item(3)
+                                     .field(kom::field_index<kom::capture>("order_lines"))
+                                     .item(999)
+                                     .field(kom::field_index<kom::order_line>("product_identifiers"))
+                                     .field(kom::field_index<kom::product_identifiers>("global_trade_item_number"));
+  const kom::error e(kom::errc::json_wrong_type, deepest);
+  CHECK(e.path() == "[3].order_lines[999].product_identifiers.global_trade_item_number");
+  CHECK(kom::error(kom::errc::required, kom::parameter::server_host).path() == "server.host");
+  const kom::field_ref messages = kom::field_ref::in(kom::model_type::error_body).field(1).item(0);
+  CHECK(messages.text() == "error_messages[0]");
+  // A list step without an item, at the end: the list itself.
+  CHECK(kom::field_ref::in(kom::model_type::capture_request).field(3).text() == "order_lines");
+  // Indices beyond the field's bits read as the largest it holds; no path reads as empty.
+  CHECK(kom::field_ref::in(kom::model_type::capture_request).field(3).item(70000).text() == "order_lines[4094]");
+  CHECK(kom::error(kom::errc::required).path().empty());
+  CHECK(kom::error(kom::errc::required).where().empty());
+  // Equal references compare equal.
+  CHECK(deepest == kom::field_ref(deepest));
+  CHECK(!(deepest == messages));
+}
+
+TEST_CASE("every parameter has a name") {
+  for (std::size_t i = 0; i <= static_cast<std::size_t>(kom::parameter::outbox); ++i) {
+    CAPTURE(i);
+    CHECK(!kom::field_ref::of(static_cast<kom::parameter>(i)).text().empty());
+  }
 }
 
 TEST_CASE("a field path longer than its capacity is cut, never overrun") {

@@ -1,4 +1,4 @@
-#include "kom/fake_transport.hpp"
+#include "kom/testing/fake_transport.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,15 +13,15 @@
 namespace {
 
 using kom::errc;
-using kom::fake_fault;
+using kom::testing::fake_fault;
 namespace io = kom::io;
 
-int send_text(kom::fake_transport& f, std::string_view text) {
+int send_text(kom::testing::fake_transport& f, std::string_view text) {
   return f.send(reinterpret_cast<const unsigned char*>(text.data()), text.size());
 }
 
 // One recv of up to `size` bytes; the bytes land in *out.
-int recv_text(kom::fake_transport& f, std::string* out, std::size_t size = 256) {
+int recv_text(kom::testing::fake_transport& f, std::string* out, std::size_t size = 256) {
   std::string buf(size, '\0');
   const int r = f.recv(reinterpret_cast<unsigned char*>(&buf[0]), size, 1000);
   if (r > 0) out->assign(buf, 0, static_cast<std::size_t>(r));
@@ -35,7 +35,7 @@ struct recording_server {
   std::string answer = "HTTP/1.1 204 No Content\r\n\r\n";
   bool close_after = false;
 
-  static void respond(void* context, kom::fake_transport& fake, std::string_view request) {
+  static void respond(void* context, kom::testing::fake_transport& fake, std::string_view request) {
     auto* self = static_cast<recording_server*>(context);
     self->requests.emplace_back(request);
     self->sent_when_called.push_back(fake.sent().size());
@@ -51,7 +51,7 @@ constexpr std::string_view post_request =
 }  // namespace
 
 TEST_CASE("fake transport: connect, send, recv and close") {
-  kom::fake_transport f;
+  kom::testing::fake_transport f;
   CHECK_FALSE(f.connected());
   CHECK(f.operations() == 0);
   CHECK(f.error().ok());
@@ -106,7 +106,7 @@ TEST_CASE("fake transport: connect, send, recv and close") {
 }
 
 TEST_CASE("fake transport: closing drops unread reply bytes") {
-  kom::fake_transport f;
+  kom::testing::fake_transport f;
   f.reply("early");  // queued before connect: kept for the connection
   REQUIRE(f.connect("h", 1, 1) == io::ok);
   f.close();  // the client never read them
@@ -133,7 +133,7 @@ TEST_CASE("fake transport: every fault on connect") {
   };
   for (const expectation& c : cases) {
     CAPTURE(static_cast<int>(c.fault));
-    kom::fake_transport f;
+    kom::testing::fake_transport f;
     f.fault_at(1, c.fault);
     CHECK(f.connect("h", 443, 1000) == c.result);
     CHECK_FALSE(f.connected());
@@ -153,7 +153,7 @@ TEST_CASE("fake transport: every fault on connect") {
 }
 
 TEST_CASE("fake transport: fault_on_connect counts connect calls") {
-  kom::fake_transport f;
+  kom::testing::fake_transport f;
   f.fault_on_connect(2, fake_fault::refuse);
   f.fault_on_connect(3, fake_fault::time_out);
   CHECK(f.connect("h", 1, 1) == io::ok);
@@ -167,7 +167,7 @@ TEST_CASE("fake transport: fault_on_connect counts connect calls") {
   CHECK(f.connects() == 2);
 
   SUBCASE("fault_at wins over fault_on_connect for the same call") {
-    kom::fake_transport g;
+    kom::testing::fake_transport g;
     g.fault_on_connect(1, fake_fault::refuse);
     g.fault_at(1, fake_fault::unresolved);
     CHECK(g.connect("h", 1, 1) == io::unresolved);
@@ -193,7 +193,7 @@ TEST_CASE("fake transport: every fault on send") {
   };
   for (const expectation& c : cases) {
     CAPTURE(static_cast<int>(c.fault));
-    kom::fake_transport f;
+    kom::testing::fake_transport f;
     REQUIRE(f.connect("h", 1, 1) == io::ok);
     f.reply("unread");
     f.fault_at(2, c.fault);
@@ -235,7 +235,7 @@ TEST_CASE("fake transport: every fault on recv") {
   };
   for (const expectation& c : cases) {
     CAPTURE(static_cast<int>(c.fault));
-    kom::fake_transport f;
+    kom::testing::fake_transport f;
     REQUIRE(f.connect("h", 1, 1) == io::ok);
     f.reply("answer");
     f.fault_at(2, c.fault);
@@ -257,7 +257,7 @@ TEST_CASE("fake transport: every fault on recv") {
 }
 
 TEST_CASE("fake transport: several faults, replaced, removed and too many") {
-  kom::fake_transport f;
+  kom::testing::fake_transport f;
   f.fault_at(2, fake_fault::would_block);
   f.fault_at(3, fake_fault::fail);
   f.fault_at(5, fake_fault::reset);
@@ -276,17 +276,17 @@ TEST_CASE("fake transport: several faults, replaced, removed and too many") {
   CHECK(f.operations() == 5);
 
   SUBCASE("at least 16, up to max_faults, are kept; more are counted as dropped") {
-    kom::fake_transport g;
-    REQUIRE(kom::fake_transport::max_faults >= 16);
-    for (std::size_t op = 2; op < 2 + kom::fake_transport::max_faults; ++op) g.fault_at(op, fake_fault::time_out);
+    kom::testing::fake_transport g;
+    REQUIRE(kom::testing::fake_transport::max_faults >= 16);
+    for (std::size_t op = 2; op < 2 + kom::testing::fake_transport::max_faults; ++op) g.fault_at(op, fake_fault::time_out);
     CHECK(g.dropped_faults() == 0);
     g.fault_at(1000, fake_fault::fail);
     CHECK(g.dropped_faults() == 1);
     g.fault_on_connect(1, fake_fault::refuse);  // the connect table is separate
     CHECK(g.dropped_faults() == 1);
     CHECK(g.connect("h", 1, 1) == io::refused);
-    for (std::size_t i = 0; i < kom::fake_transport::max_faults; ++i) CHECK(send_text(g, "a") == io::timed_out);
-    CHECK(g.operations() == 1 + kom::fake_transport::max_faults);
+    for (std::size_t i = 0; i < kom::testing::fake_transport::max_faults; ++i) CHECK(send_text(g, "a") == io::timed_out);
+    CHECK(g.operations() == 1 + kom::testing::fake_transport::max_faults);
     CHECK(g.connect("h", 1, 1) == io::ok);
     for (int i = 0; i < 2000 && g.operations() < 1000; ++i) CHECK(send_text(g, "a") == 1);
     CHECK(g.operations() == 1000);
@@ -295,7 +295,7 @@ TEST_CASE("fake transport: several faults, replaced, removed and too many") {
 }
 
 TEST_CASE("fake transport: max_io makes I/O partial") {
-  kom::fake_transport f;
+  kom::testing::fake_transport f;
   REQUIRE(f.connect("h", 1, 1) == io::ok);
   f.max_io(3);
   CHECK(send_text(f, "abcdefg") == 3);
@@ -314,7 +314,7 @@ TEST_CASE("fake transport: max_io makes I/O partial") {
 }
 
 TEST_CASE("fake transport: block_every puts would_block before every k-th send or recv") {
-  kom::fake_transport f;
+  kom::testing::fake_transport f;
   REQUIRE(f.connect("h", 1, 1) == io::ok);
 
   SUBCASE("k = 1: every transfer is blocked once first") {
@@ -346,7 +346,7 @@ TEST_CASE("fake transport: block_every puts would_block before every k-th send o
 }
 
 TEST_CASE("fake transport: stall_recv makes a server that stopped answering") {
-  kom::fake_transport f;
+  kom::testing::fake_transport f;
   REQUIRE(f.connect("h", 1, 1) == io::ok);
   f.reply("answer");
   f.stall_recv();
@@ -374,7 +374,7 @@ TEST_CASE("fake transport: stall_recv makes a server that stopped answering") {
 }
 
 TEST_CASE("fake transport: the responder gets each complete request") {
-  kom::fake_transport f;
+  kom::testing::fake_transport f;
   recording_server server;
   f.set_responder(recording_server::respond, &server);
   REQUIRE(f.connect("h", 1, 1) == io::ok);
@@ -463,7 +463,7 @@ TEST_CASE("fake transport: the responder gets each complete request") {
 }
 
 TEST_CASE("fake transport: close_after_reply") {
-  kom::fake_transport f;
+  kom::testing::fake_transport f;
   recording_server server;
   server.close_after = true;
   f.set_responder(recording_server::respond, &server);
@@ -493,7 +493,7 @@ TEST_CASE("fake transport: close_after_reply") {
     CHECK(f.connected());
   }
   SUBCASE("without a responder, and before connect") {
-    kom::fake_transport g;
+    kom::testing::fake_transport g;
     g.reply("only");
     g.close_after_reply();
     g.close();  // not connected: keeps what waits for the connection
@@ -506,7 +506,7 @@ TEST_CASE("fake transport: close_after_reply") {
 }
 
 TEST_CASE("fake transport: the sent log") {
-  kom::fake_transport f;
+  kom::testing::fake_transport f;
   REQUIRE(f.connect("h", 1, 1) == io::ok);
   CHECK(send_text(f, "one ") == 4);
   f.close();
@@ -515,7 +515,7 @@ TEST_CASE("fake transport: the sent log") {
   CHECK(f.sent() == "one two");  // across connections, in order
 
   SUBCASE("bounded: overflow is a flag") {
-    kom::basic_fake_transport<8, 8, 8> small;
+    kom::testing::basic_fake_transport<8, 8, 8> small;
     REQUIRE(small.connect("h", 1, 1) == io::ok);
     const unsigned char bytes[] = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9'};
     CHECK(small.send(bytes, 6) == 6);
@@ -527,7 +527,7 @@ TEST_CASE("fake transport: the sent log") {
 }
 
 TEST_CASE("fake transport: reply queue and request capacities") {
-  kom::basic_fake_transport<64, 8, 16> small;
+  kom::testing::basic_fake_transport<64, 8, 16> small;
   REQUIRE(small.connect("h", 1, 1) == io::ok);
 
   SUBCASE("a reply beyond the queue is cut and flagged") {
@@ -546,7 +546,7 @@ TEST_CASE("fake transport: reply queue and request capacities") {
   SUBCASE("a request longer than MaxRequest: framed in full, its first bytes kept") {
     struct seen {
       std::string request;
-      static void respond(void* c, kom::basic_fake_transport<64, 8, 16>&, std::string_view r) {
+      static void respond(void* c, kom::testing::basic_fake_transport<64, 8, 16>&, std::string_view r) {
         static_cast<seen*>(c)->request = std::string(r);
       }
     } s;
@@ -562,7 +562,7 @@ TEST_CASE("fake transport: reply queue and request capacities") {
 }
 
 TEST_CASE("fake transport: calls that break the transport contract") {
-  kom::fake_transport f;
+  kom::testing::fake_transport f;
   REQUIRE(f.connect("h", 1, 1) == io::ok);
   CHECK(f.connect("h", 1, 1) == io::failed);  // connect while connected
   CHECK(f.error().code() == errc::io_failed);
@@ -585,7 +585,7 @@ TEST_CASE("fake transport: calls that break the transport contract") {
 }
 
 TEST_CASE("fake transport: through kom::transport") {
-  kom::fake_transport f;
+  kom::testing::fake_transport f;
   kom::transport t = f.transport();
   CHECK(t.context == &f);
   f.fault_on_connect(1, fake_fault::refuse);
@@ -608,7 +608,7 @@ TEST_CASE("fake transport: through kom::transport") {
 }
 
 TEST_CASE("fake transport: reset() starts over") {
-  kom::fake_transport f;
+  kom::testing::fake_transport f;
   recording_server server;
   f.set_responder(recording_server::respond, &server);
   f.fault_at(9, fake_fault::fail);
@@ -639,14 +639,14 @@ TEST_CASE("fake transport: reset() starts over") {
 }
 
 TEST_CASE("fake transport: long host names are cut, not overrun") {
-  kom::fake_transport f;
+  kom::testing::fake_transport f;
   const std::string host(1000, 'h');
   REQUIRE(f.connect(host, 1, 1) == io::ok);
-  CHECK(f.last_host() == std::string(kom::fake_transport::max_host, 'h'));
+  CHECK(f.last_host() == std::string(kom::testing::fake_transport::max_host, 'h'));
 }
 
 TEST_CASE("fake transport: does not allocate") {
-  kom::fake_transport f;
+  kom::testing::fake_transport f;
   recording_server server;  // allocates, but only when it is called
   server.answer.clear();
   const unsigned char bytes[] = {'a', 'b', 'c'};

@@ -46,7 +46,7 @@
 #include <vector>
 
 #include "kom/client.hpp"
-#include "kom/fake_transport.hpp"
+#include "kom/testing/fake_transport.hpp"
 #include "kom/outbox.hpp"
 
 namespace {
@@ -598,10 +598,10 @@ struct ram_blocks {
   }
 };
 
-using small_outbox = kom::basic_outbox<16, 1024, 2, 2>;
+using small_outbox = kom::basic_outbox<kom::capacity::operations<16>, kom::capacity::record_bytes<1024>, kom::capacity::lines<2>, kom::capacity::shipping_entries<2>>;
 
-kom::fake_transport& the_fake() {
-  static kom::fake_transport f;  // 256 KiB: not on the stack
+kom::testing::fake_transport& the_fake() {
+  static kom::testing::fake_transport f;  // 256 KiB: not on the stack
   return f;
 }
 
@@ -651,7 +651,7 @@ class runner {
   // Runs the case: the warm-up read (exchange 0, which leaves a kept-alive connection), then
   // the operation by its caller protocol.
   void run() {
-    auto storage = std::make_unique<kom::order_storage<4, 1024>>();
+    auto storage = std::make_unique<kom::order_storage<kom::capacity::captures<4>, kom::capacity::text_bytes<1024>>>();
     const kom::reply<kom::order> warm = client_->get_order(order_id, *storage);
     if (!warm.ok()) problem("the warm-up read failed: " + how(warm));
     round_ = 1;
@@ -962,11 +962,11 @@ class runner {
     }
   }
 
-  static void respond(void* context, kom::fake_transport& fake, std::string_view raw) {
+  static void respond(void* context, kom::testing::fake_transport& fake, std::string_view raw) {
     static_cast<runner*>(context)->on_request(fake, raw);
   }
 
-  void on_request(kom::fake_transport& fake, std::string_view raw) {
+  void on_request(kom::testing::fake_transport& fake, std::string_view raw) {
     const int n = ++exchange_;
     const m_request req = split_request(raw);
     types_.push_back(type_of(req));
@@ -1030,7 +1030,7 @@ class runner {
             connects_at_arming_ = fake.connect_calls();
             const std::size_t count = spec_.faulted_rounds == 0 ? 1 : 24;
             for (std::size_t i = 1; i <= count; ++i)
-              fake.fault_on_connect(connects_at_arming_ + i, f.kind == fk::tls_cut ? kom::fake_fault::tls_cut : kom::fake_fault::refuse);
+              fake.fault_on_connect(connects_at_arming_ + i, f.kind == fk::tls_cut ? kom::testing::fake_fault::tls_cut : kom::testing::fake_fault::refuse);
             armed_until_ = connects_at_arming_ + count;
           }
           break;
@@ -1039,11 +1039,11 @@ class runner {
         case fk::cut_half:
         case fk::cut_all_but_one:
         case fk::cut_all: {
-          const kom::fake_cut where = f.kind == fk::cut_0           ? kom::fake_cut::at_start
-                                      : f.kind == fk::cut_1         ? kom::fake_cut::after_first
-                                      : f.kind == fk::cut_half      ? kom::fake_cut::at_half
-                                      : f.kind == fk::cut_all_but_one ? kom::fake_cut::before_last
-                                                                    : kom::fake_cut::after_last;
+          const kom::testing::fake_cut where = f.kind == fk::cut_0           ? kom::testing::fake_cut::at_start
+                                      : f.kind == fk::cut_1         ? kom::testing::fake_cut::after_first
+                                      : f.kind == fk::cut_half      ? kom::testing::fake_cut::at_half
+                                      : f.kind == fk::cut_all_but_one ? kom::testing::fake_cut::before_last
+                                                                    : kom::testing::fake_cut::after_last;
           if (fake.cuts_waiting() == 0) fake.cut_requests(where, spec_.faulted_rounds == 0 ? 1 : 1000);
           break;
         }
@@ -1064,14 +1064,14 @@ class runner {
     clocks_.mono += 30000;
     clocks_.wall += 30000;
     if (spec_.faulted_rounds != 0 && round_ > spec_.faulted_rounds) {
-      fake_.cut_requests(kom::fake_cut::none, 0);
+      fake_.cut_requests(kom::testing::fake_cut::none, 0);
       for (std::size_t i = fake_.connect_calls() + 1; i <= armed_until_; ++i)
-        fake_.fault_on_connect(i, kom::fake_fault::none);
+        fake_.fault_on_connect(i, kom::testing::fake_fault::none);
     }
   }
 
   case_spec spec_;
-  kom::fake_transport& fake_;
+  kom::testing::fake_transport& fake_;
   klarna_model model_;
   twist base_ = twist::none;  // what every fresh 2xx answer to a POST gets (the *_id_lost operations)
   clocks clocks_;
@@ -1164,11 +1164,11 @@ TEST_CASE("fault matrix: every failure at every point of every changing call, ju
 
 namespace {
 
-int send_text(kom::fake_transport& f, std::string_view s) {
+int send_text(kom::testing::fake_transport& f, std::string_view s) {
   return f.send(reinterpret_cast<const unsigned char*>(s.data()), s.size());
 }
 
-void count_and_answer(void* context, kom::fake_transport& fake, std::string_view) {
+void count_and_answer(void* context, kom::testing::fake_transport& fake, std::string_view) {
   ++*static_cast<int*>(context);
   fake.reply("HTTP/1.1 204 No Content\r\n\r\n");
 }
@@ -1178,19 +1178,19 @@ void count_and_answer(void* context, kom::fake_transport& fake, std::string_view
 TEST_CASE("fault matrix tools: fake_transport cuts a request where asked") {
   const std::string request = "POST /x HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody";  // 42 bytes
   struct expectation {
-    kom::fake_cut where;
+    kom::testing::fake_cut where;
     std::size_t taken;
   };
-  const expectation cases[] = {{kom::fake_cut::at_start, 0},
-                               {kom::fake_cut::after_first, 1},
-                               {kom::fake_cut::at_half, request.size() / 2},
-                               {kom::fake_cut::before_last, request.size() - 1},
-                               {kom::fake_cut::after_last, request.size()}};
+  const expectation cases[] = {{kom::testing::fake_cut::at_start, 0},
+                               {kom::testing::fake_cut::after_first, 1},
+                               {kom::testing::fake_cut::at_half, request.size() / 2},
+                               {kom::testing::fake_cut::before_last, request.size() - 1},
+                               {kom::testing::fake_cut::after_last, request.size()}};
   for (bool small_io : {false, true}) {
     for (const expectation& c : cases) {
       CAPTURE(static_cast<int>(c.where));
       CAPTURE(small_io);
-      auto f = std::make_unique<kom::fake_transport>();
+      auto f = std::make_unique<kom::testing::fake_transport>();
       int answered = 0;
       f->set_responder(&count_and_answer, &answered);
       if (small_io) f->max_io(5);
@@ -1216,7 +1216,7 @@ TEST_CASE("fault matrix tools: fake_transport cuts a request where asked") {
       }
       // A request cut before its end never reaches the responder; a whole one does, and
       // its answer is lost with the connection.
-      CHECK(answered == (c.where == kom::fake_cut::after_last ? 1 : 0));
+      CHECK(answered == (c.where == kom::testing::fake_cut::after_last ? 1 : 0));
       CHECK(f->pending_reply().empty());
       unsigned char b[64];
       CHECK(f->recv(b, sizeof b, 10) == kom::io::closed);
@@ -1229,18 +1229,18 @@ TEST_CASE("fault matrix tools: fake_transport cuts a request where asked") {
         REQUIRE(n > 0);
         again += static_cast<std::size_t>(n);
       }
-      CHECK(answered == (c.where == kom::fake_cut::after_last ? 2 : 1));
+      CHECK(answered == (c.where == kom::testing::fake_cut::after_last ? 2 : 1));
       CHECK(f->connected());
     }
   }
 }
 
 TEST_CASE("fault matrix tools: fake_transport cuts as many requests as asked, and cancels") {
-  auto f = std::make_unique<kom::fake_transport>();
+  auto f = std::make_unique<kom::testing::fake_transport>();
   int answered = 0;
   f->set_responder(&count_and_answer, &answered);
   const std::string request = "GET /x HTTP/1.1\r\n\r\n";
-  f->cut_requests(kom::fake_cut::at_half, 2);
+  f->cut_requests(kom::testing::fake_cut::at_half, 2);
   for (int i = 0; i < 2; ++i) {
     REQUIRE(f->connect("h", 443, 1000) == kom::io::ok);
     CHECK(send_text(*f, request) == static_cast<int>(request.size() / 2));
@@ -1251,25 +1251,25 @@ TEST_CASE("fault matrix tools: fake_transport cuts as many requests as asked, an
   REQUIRE(f->connect("h", 443, 1000) == kom::io::ok);
   CHECK(send_text(*f, request) == static_cast<int>(request.size()));
   CHECK(answered == 1);
-  f->cut_requests(kom::fake_cut::at_start, 5);
-  f->cut_requests(kom::fake_cut::none);
+  f->cut_requests(kom::testing::fake_cut::at_start, 5);
+  f->cut_requests(kom::testing::fake_cut::none);
   CHECK(f->cuts_waiting() == 0);
   CHECK(send_text(*f, request) == static_cast<int>(request.size()));
   CHECK(answered == 2);
-  f->cut_requests(kom::fake_cut::at_start, 1);
+  f->cut_requests(kom::testing::fake_cut::at_start, 1);
   f->reset();
   CHECK(f->cuts_waiting() == 0);
   CHECK(f->cut_count() == 0);
 }
 
 TEST_CASE("fault matrix tools: fake_transport's tls_cut fails a connect with a TLS error") {
-  auto f = std::make_unique<kom::fake_transport>();
-  f->fault_on_connect(1, kom::fake_fault::tls_cut);
+  auto f = std::make_unique<kom::testing::fake_transport>();
+  f->fault_on_connect(1, kom::testing::fake_fault::tls_cut);
   CHECK(f->connect("h", 443, 1000) == kom::io::failed);
   CHECK(f->error().code() == kom::errc::tls_handshake_failed);
   CHECK_FALSE(f->connected());
   REQUIRE(f->connect("h", 443, 1000) == kom::io::ok);
-  f->fault_at(f->operations() + 1, kom::fake_fault::tls_cut);
+  f->fault_at(f->operations() + 1, kom::testing::fake_fault::tls_cut);
   CHECK(send_text(*f, "GET") == kom::io::failed);
   CHECK(f->error().code() == kom::errc::tls_failed);
   CHECK_FALSE(f->connected());
@@ -1282,7 +1282,7 @@ TEST_CASE("fault matrix tools: fake_transport's tls_cut fails a connect with a T
   config.retry.max_attempts = 1;
   static char work[4096];
   f->reset();
-  f->fault_on_connect(1, kom::fake_fault::tls_cut);
+  f->fault_on_connect(1, kom::testing::fake_fault::tls_cut);
   kom::client client(f->transport(), config, hooks_for(c), work);
   const kom::reply<kom::no_content> r = client.trigger_send_out("order-1", "cap-1", {capture_key});
   CHECK(r.error.code() == kom::errc::tls_handshake_failed);

@@ -1,6 +1,6 @@
 // Input injection: every caller-provided path id and header value, fed with CR, LF, NUL, the
 // other control characters, DEL, '/', '?', '%', '#', space and non-ASCII bytes, through every
-// request builder and through kom::client over kom::fake_transport. A refused value gives
+// request builder and through kom::client over kom::testing::fake_transport. A refused value gives
 // its error and field path, writes nothing (a guard-filled buffer stays as it was) and sends
 // nothing (no connect, send or recv at all).
 //
@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "kom/client.hpp"
-#include "kom/fake_transport.hpp"
+#include "kom/testing/fake_transport.hpp"
 #include "support/seeds.hpp"
 
 namespace {
@@ -243,7 +243,7 @@ kom::client_hooks hooks_for(env& state) {
 }
 
 // A server that answers anything; it must never be asked.
-void answer_anything(void*, kom::fake_transport& fake, std::string_view) {
+void answer_anything(void*, kom::testing::fake_transport& fake, std::string_view) {
   fake.reply("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
 }
 
@@ -401,7 +401,7 @@ TEST_CASE("injection: the client refuses each bad byte in each field, and sends 
         in.set(f.path, with_probe(f.path, pr.bytes, false));
         kom::client_config config;
         config.request = in.config;
-        static kom::fake_transport fake;
+        static kom::testing::fake_transport fake;
         fake.reset();
         fake.set_responder(&answer_anything, nullptr);
         env e;
@@ -441,7 +441,7 @@ TEST_CASE("injection: a dot-segment id through the client is refused before any 
       in.set(path, "..");
       kom::client_config config;
       config.request = in.config;
-      static kom::fake_transport fake;
+      static kom::testing::fake_transport fake;
       fake.reset();
       fake.set_responder(&answer_anything, nullptr);
       env e;
@@ -476,7 +476,7 @@ bool holds_no_credentials(const unsigned char* work, std::size_t size, std::stri
 }
 
 struct failing_rig {
-  kom::fake_transport fake;
+  kom::testing::fake_transport fake;
   env e;
   unsigned char work[4096];
   kom::client client;
@@ -498,7 +498,7 @@ std::string created_201() {
   return "HTTP/1.1 201 Created\r\nCapture-Id: cap-1\r\nContent-Length: 0\r\n\r\n";
 }
 
-void answer_created(void*, kom::fake_transport& fake, std::string_view) { fake.reply(created_201()); }
+void answer_created(void*, kom::testing::fake_transport& fake, std::string_view) { fake.reply(created_201()); }
 
 }  // namespace
 
@@ -506,7 +506,7 @@ TEST_CASE("credentials: a send that fails on every attempt leaves none in the wo
   SUBCASE("the connection resets at the first send of each attempt") {
     failing_rig t;
     // Each attempt is a connect, then a send that is reset.
-    for (std::size_t op = 2; op <= 6; op += 2) t.fake.fault_at(op, kom::fake_fault::reset);
+    for (std::size_t op = 2; op <= 6; op += 2) t.fake.fault_at(op, kom::testing::fake_fault::reset);
     const auto r = t.client.capture("o-1", seed().request, {good_key});
     CHECK(r.error.code() == kom::errc::connection_closed);
     CHECK(r.sent);
@@ -519,7 +519,7 @@ TEST_CASE("credentials: a send that fails on every attempt leaves none in the wo
     once.retry.max_attempts = 1;
     failing_rig t(once);
     t.fake.max_io(200);
-    t.fake.fault_at(4, kom::fake_fault::fail);  // connect, send 200, send 200, fail
+    t.fake.fault_at(4, kom::testing::fake_fault::fail);  // connect, send 200, send 200, fail
     const auto r = t.client.capture("o-1", seed().request, {good_key});
     CHECK(r.error.code() == kom::errc::io_failed);
     CHECK(r.sent);
@@ -529,7 +529,7 @@ TEST_CASE("credentials: a send that fails on every attempt leaves none in the wo
   }
   SUBCASE("sends that would block many times, then no answer") {
     failing_rig t;
-    for (std::size_t op = 2; op < 32; ++op) t.fake.fault_at(op, kom::fake_fault::would_block);
+    for (std::size_t op = 2; op < 32; ++op) t.fake.fault_at(op, kom::testing::fake_fault::would_block);
     const auto r = t.client.get_order("o-1", *std::make_unique<kom::order_storage<>>());
     CHECK_FALSE(r.ok());
     CHECK(t.clean());
@@ -548,7 +548,7 @@ TEST_CASE("credentials: no answer, a dropped answer and a refused answer leave n
   }
   SUBCASE("the server closes without answering") {
     failing_rig t;
-    t.fake.set_responder([](void*, kom::fake_transport& f, std::string_view) { f.close_after_reply(); }, nullptr);
+    t.fake.set_responder([](void*, kom::testing::fake_transport& f, std::string_view) { f.close_after_reply(); }, nullptr);
     const auto r = t.client.trigger_send_out("o-1", "c-1", {good_key});
     CHECK_FALSE(r.ok());
     CHECK(r.sent);
@@ -557,7 +557,7 @@ TEST_CASE("credentials: no answer, a dropped answer and a refused answer leave n
   SUBCASE("a 401 answer") {
     failing_rig t;
     t.fake.set_responder(
-        [](void*, kom::fake_transport& f, std::string_view) {
+        [](void*, kom::testing::fake_transport& f, std::string_view) {
           f.reply("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
         },
         nullptr);
@@ -570,7 +570,7 @@ TEST_CASE("credentials: no answer, a dropped answer and a refused answer leave n
 
 TEST_CASE("credentials: buffer_too_small writes none, for the request and for the answer") {
   SUBCASE("a request bigger than the work buffer is never written") {
-    kom::fake_transport fake;
+    kom::testing::fake_transport fake;
     env e;
     unsigned char small[300];  // a capture request needs about 900 bytes
     std::memset(small, guard, sizeof small);
@@ -586,7 +586,7 @@ TEST_CASE("credentials: buffer_too_small writes none, for the request and for th
   SUBCASE("an answer bigger than the work buffer") {
     failing_rig t;
     t.fake.set_responder(
-        [](void*, kom::fake_transport& f, std::string_view) {
+        [](void*, kom::testing::fake_transport& f, std::string_view) {
           f.reply("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"order_id\":");
         },
         nullptr);

@@ -56,13 +56,19 @@ TEST_CASE("the seed's capture body is byte for byte the documented sample") {
   CHECK(kom_test::canonical_json(body) == kom_test::canonical_json(fixture));
 }
 
-TEST_CASE("the seed's shipping-info body is byte for byte the documented sample") {
+// Klarna's page prints this sample with its keys sorted; kom writes a shipping entry's keys in
+// one order everywhere (its description's, kom/fields.hpp), so the bytes differ in order only.
+TEST_CASE("the seed's shipping-info body is the documented sample, in the description's key order") {
   const kom_test::seed_shipping_update seed;
   const std::string fixture = kom_test::read_fixture("shipping_info_request.json");
   REQUIRE(!fixture.empty());
   const std::string body = body_of(seed.request);
-  CHECK(body == kom_test::minify_json(fixture));
   CHECK(kom_test::canonical_json(body) == kom_test::canonical_json(fixture));
+  CHECK(body ==
+        R"({"shipping_info":[{"shipping_company":"DHL US","shipping_method":"Home",)"
+        R"("tracking_number":"63456415674545679874","tracking_uri":"http://shipping.example/findmypackage?63456415674545679874",)"
+        R"("return_shipping_company":"DHL US","return_tracking_number":"93456415674545679888",)"
+        R"("return_tracking_uri":"http://shipping.example/findmypackage?93456415674545679888"}]})");
 }
 
 TEST_CASE("every buffer size from 0 to the full length, for each fixture") {

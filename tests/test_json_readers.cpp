@@ -371,7 +371,7 @@ TEST_CASE("json readers: capture.json, Klarna's documented capture, every field"
 
 TEST_CASE("json readers: text points into the caller's storage, lines are kom::order_line") {
   const std::string body = fixture("capture.json");
-  kom::capture_storage<4, 2, 512> storage;
+  kom::capture_storage<kom::capacity::lines<4>, kom::capacity::shipping_entries<2>, kom::capacity::text_bytes<512>> storage;
   kom::capture c;
   REQUIRE(kom::read_capture(body, c, storage).ok());
   // No view points into the body: the body's buffer may be reused at once.
@@ -703,15 +703,15 @@ TEST_CASE("json readers: reading every fixture allocates nothing, errors and tru
 
   // Storage outside the counted scope; small capacities to take the "no room" paths as well.
   kom::capture_storage<> capture_storage;
-  kom::capture_storage<1, 1, 64, 1, 1> small_capture_storage;
+  kom::capture_storage<kom::capacity::lines<1>, kom::capacity::shipping_entries<1>, kom::capacity::text_bytes<64>, kom::capacity::product_identifiers<1>, kom::capacity::subscriptions<1>> small_capture_storage;
   kom::capture capture;
   kom::capture items[2];
   kom::capture_list list;
   kom::order_storage<> order_storage;
-  kom::order_storage<1, 32> small_order_storage;
+  kom::order_storage<kom::capacity::captures<1>, kom::capacity::text_bytes<32>> small_order_storage;
   kom::order order;
   kom::error_body_storage<> error_storage;
-  kom::error_body_storage<1, 16> small_error_storage;
+  kom::error_body_storage<kom::capacity::messages<1>, kom::capacity::text_bytes<16>> small_error_storage;
   kom::error_body error_body;
 
   std::size_t allocations = 0;
@@ -802,7 +802,7 @@ TEST_CASE("json readers: too many items names the list, with the capacity") {
   const std::string captures = fixture("captures.json");
   kom::capture_list list;
   {
-    kom::capture_storage<1> storage;  // one line for both captures
+    kom::capture_storage<kom::capacity::lines<1>> storage;  // one line for both captures
     kom::capture items[2];
     const kom::error e = kom::read_captures(captures, list, items, storage);
     CHECK(e.code() == errc::json_too_many_items);
@@ -819,7 +819,7 @@ TEST_CASE("json readers: too many items names the list, with the capacity") {
     CHECK(e.detail() == 1);
   }
   {
-    kom::capture_storage<4, 0> storage;  // no room for shipping entries
+    kom::capture_storage<kom::capacity::lines<4>, kom::capacity::shipping_entries<0>> storage;  // no room for shipping entries
     kom::capture c;
     const kom::error e = kom::read_capture(fixture("capture.json"), c, storage);
     CHECK(e.code() == errc::json_too_many_items);
@@ -829,7 +829,7 @@ TEST_CASE("json readers: too many items names the list, with the capacity") {
   {
     const std::string body = R"({"order_lines":[{"name":"a","product_identifiers":{"brand":"x"}},
                                                 {"name":"b","product_identifiers":{"brand":"y"}}]})";
-    kom::capture_storage<4, 1, 256, 1> storage;
+    kom::capture_storage<kom::capacity::lines<4>, kom::capacity::shipping_entries<1>, kom::capacity::text_bytes<256>, kom::capacity::product_identifiers<1>> storage;
     kom::capture c;
     const kom::error e = kom::read_capture(body, c, storage);
     CHECK(e.code() == errc::json_too_many_items);
@@ -838,14 +838,14 @@ TEST_CASE("json readers: too many items names the list, with the capacity") {
   }
   {
     const std::string body = R"({"order_lines":[{"subscription":{"name":"s","interval":"MONTH","interval_count":1}}]})";
-    kom::capture_storage<4, 1, 256, 1, 0> storage;
+    kom::capture_storage<kom::capacity::lines<4>, kom::capacity::shipping_entries<1>, kom::capacity::text_bytes<256>, kom::capacity::product_identifiers<1>, kom::capacity::subscriptions<0>> storage;
     kom::capture c;
     const kom::error e = kom::read_capture(body, c, storage);
     CHECK(e.code() == errc::json_too_many_items);
     CHECK(e.path() == "order_lines[0].subscription");
   }
   {
-    kom::order_storage<1> storage;
+    kom::order_storage<kom::capacity::captures<1>> storage;
     kom::order r;
     const kom::error e = kom::read_order(fixture("order_part_captured.json"), r, storage);
     CHECK(e.code() == errc::json_too_many_items);
@@ -853,7 +853,7 @@ TEST_CASE("json readers: too many items names the list, with the capacity") {
     CHECK(e.detail() == 1);
   }
   {
-    kom::error_body_storage<2> storage;
+    kom::error_body_storage<kom::capacity::messages<2>> storage;
     kom::error_body b;
     kom::error e = kom::read_error_body(R"({"error_messages":["a","b","c"]})", b, storage);
     CHECK(e.code() == errc::json_too_many_items);
@@ -885,18 +885,19 @@ TEST_CASE("json readers: text overflow names the field being copied, with the ca
 
   kom::capture items[2];
   kom::capture_list list;
-  kom::capture_storage<4, 2, 200> small;
+  kom::capture_storage<kom::capacity::lines<4>, kom::capacity::shipping_entries<2>, kom::capacity::text_bytes<200>> small;
   e = kom::read_captures(fixture("captures.json"), list, items, small);
   CHECK(e.code() == errc::json_text_overflow);
-  CHECK(e.path().substr(0, 3) == "[0]");
+  const kom::field_path path = e.path();
+  CHECK(path.view().substr(0, 3) == "[0]");
 
-  kom::order_storage<8, 40> order_storage;
+  kom::order_storage<kom::capacity::captures<8>, kom::capacity::text_bytes<40>> order_storage;
   kom::order r;
   e = kom::read_order(fixture("order_part_captured.json"), r, order_storage);
   CHECK(e.code() == errc::json_text_overflow);
   CHECK(e.path() == "status");  // order_id takes 36 of the 40 bytes
 
-  kom::error_body_storage<4, 20> error_storage;
+  kom::error_body_storage<kom::capacity::messages<4>, kom::capacity::text_bytes<20>> error_storage;
   kom::error_body b;
   e = kom::read_error_body(fixture("error_no_such_order.json"), b, error_storage);
   CHECK(e.code() == errc::json_text_overflow);
@@ -907,7 +908,7 @@ TEST_CASE("json readers: with truncation allowed, extra items are skipped and fl
   kom::read_options allow;
   allow.allow_truncation = true;
   {
-    kom::capture_storage<1> storage;
+    kom::capture_storage<kom::capacity::lines<1>> storage;
     kom::capture items[4];
     kom::capture_list list;
     REQUIRE(kom::read_captures(fixture("captures.json"), list, items, storage, allow).ok());
@@ -933,7 +934,7 @@ TEST_CASE("json readers: with truncation allowed, extra items are skipped and fl
   {
     const std::string body = R"({"order_lines":[{"name":"a","product_identifiers":{"brand":"x"}},
                                                 {"name":"b","product_identifiers":{"brand":"y"}}]})";
-    kom::capture_storage<4, 1, 256, 1> storage;
+    kom::capture_storage<kom::capacity::lines<4>, kom::capacity::shipping_entries<1>, kom::capacity::text_bytes<256>, kom::capacity::product_identifiers<1>> storage;
     kom::capture c;
     REQUIRE(kom::read_capture(body, c, storage, allow).ok());
     CHECK(c.truncated);
@@ -944,7 +945,7 @@ TEST_CASE("json readers: with truncation allowed, extra items are skipped and fl
     CHECK(c.order_lines[1].name == "b");
   }
   {
-    kom::order_storage<1> storage;
+    kom::order_storage<kom::capacity::captures<1>> storage;
     kom::order r;
     REQUIRE(kom::read_order(fixture("order_part_captured.json"), r, storage, allow).ok());
     CHECK(r.truncated);
@@ -953,7 +954,7 @@ TEST_CASE("json readers: with truncation allowed, extra items are skipped and fl
     CHECK(r.remaining_authorized_amount == 9000);  // read after the skipped capture
   }
   {
-    kom::error_body_storage<1> storage;
+    kom::error_body_storage<kom::capacity::messages<1>> storage;
     kom::error_body b;
     REQUIRE(kom::read_error_body(R"({"error_messages":["a","b"],"correlation_id":"c"})", b, storage, allow).ok());
     CHECK(b.truncated);
@@ -1229,7 +1230,7 @@ TEST_CASE("json readers: unknown fields are skipped at any depth, known names in
   CHECK(c.billing_address.city == "Knoxville");
 
   // The order reader skips a capture's lines, addresses and shipping entirely.
-  kom::order_storage<2, 64> order_storage;
+  kom::order_storage<kom::capacity::captures<2>, kom::capacity::text_bytes<64>> order_storage;
   kom::order r;
   REQUIRE(kom::read_order(R"({"captures":[{"capture_id":"c1","order_lines":[{"name":"x"}],"billing_address":{}}],
                               "order_lines":[{"name":"y"}],"status":"CLOSED"})", r, order_storage).ok());
@@ -1427,7 +1428,7 @@ TEST_CASE("json readers: a repeated key: the last value wins, lists included") {
 }
 
 TEST_CASE("json readers: each read starts its storage afresh") {
-  kom::capture_storage<2, 1, 300> storage;
+  kom::capture_storage<kom::capacity::lines<2>, kom::capacity::shipping_entries<1>, kom::capacity::text_bytes<300>> storage;
   kom::capture c;
   for (int i = 0; i < 5; ++i) {
     // Would run out of lines and text by the second read if reads accumulated.
@@ -1448,8 +1449,8 @@ TEST_CASE("json readers: storage converts to its ref only as an lvalue") {
   static_assert(!std::is_convertible_v<kom::order_storage<>&&, kom::order_storage_ref>);
   static_assert(std::is_convertible_v<kom::error_body_storage<>&, kom::error_body_storage_ref>);
   static_assert(!std::is_convertible_v<kom::error_body_storage<>&&, kom::error_body_storage_ref>);
-  static_assert(kom::capture_storage<3, 2, 100>::lines_capacity == 3);
-  kom::capture_storage<0, 0, 0, 0, 0> none;  // zero capacities are allowed
+  static_assert(kom::capture_storage<kom::capacity::lines<3>, kom::capacity::shipping_entries<2>, kom::capacity::text_bytes<100>>::lines_capacity == 3);
+  kom::capture_storage<kom::capacity::lines<0>, kom::capacity::shipping_entries<0>, kom::capacity::text_bytes<0>, kom::capacity::product_identifiers<0>, kom::capacity::subscriptions<0>> none;  // zero capacities are allowed
   kom::capture c;
   CHECK(kom::read_capture(R"({"captured_amount":5})", c, none).ok());
   CHECK(kom::read_capture(R"({"order_lines":[{}]})", c, none).code() == errc::json_too_many_items);

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "kom/client.hpp"
-#include "kom/fake_transport.hpp"
+#include "kom/testing/fake_transport.hpp"
 #include "kom/file_storage.hpp"
 #include "kom/outbox.hpp"
 #include "support/alloc_counter.hpp"
@@ -173,7 +173,7 @@ struct klarna_model {
   bool no_capture_id = false;
   int next_id = 1;
 
-  static void respond(void* c, kom::fake_transport& fake, std::string_view request) {
+  static void respond(void* c, kom::testing::fake_transport& fake, std::string_view request) {
     fake.reply(static_cast<klarna_model*>(c)->answer(request));
   }
 
@@ -270,7 +270,7 @@ struct klarna_model {
 // A client over the model, and what drain needs for the 24-hour listing.
 struct rig {
   clocks time;
-  kom::fake_transport fake;
+  kom::testing::fake_transport fake;
   klarna_model klarna;
   char work[8192];
   kom::client client;
@@ -304,7 +304,7 @@ struct one_shipping {
   }
 };
 
-using small_outbox = kom::basic_outbox<32, 1024, 4, 2>;
+using small_outbox = kom::basic_outbox<kom::capacity::operations<32>, kom::capacity::record_bytes<1024>, kom::capacity::lines<4>, kom::capacity::shipping_entries<2>>;
 
 }  // namespace
 
@@ -411,7 +411,10 @@ TEST_CASE("outbox: appends refuse what could never be sent") {
   CHECK(box.append_capture("o 1", simple_capture(5, "r"), "k").error().code() == kom::errc::invalid_path_id);
   CHECK(box.append_capture("o-1", simple_capture(5, "r"), "").error().code() == kom::errc::required);
   CHECK(box.append_capture("o-1", simple_capture(5, "r"), std::string(65, 'k')).error().code() == kom::errc::too_long);
-  CHECK(box.append_send_out("o-1", kom::capture_ref::of_record(42), "k").error().path() == "capture_of");
+  const auto unknown_record = box.append_send_out("o-1", kom::capture_ref::of_record(42), "k");
+  CHECK(unknown_record.error().code() == kom::errc::unknown_capture_record);
+  CHECK(unknown_record.error().path() == "capture_of");
+  CHECK(unknown_record.error().detail() == 42);
   // Without a reference the 24-hour listing could not tell this capture from another.
   const auto unreferenced = box.append_capture("o-1", simple_capture(5, ""), "k");
   CHECK(unreferenced.error().code() == kom::errc::required);
@@ -721,7 +724,7 @@ TEST_CASE("outbox: compaction keeps live operations, drops done ones, and surviv
   for (int s = 0; s < sale; ++s) CHECK(t.klarna.captures_with("sale-" + std::to_string(s)) == 1);
   REQUIRE(again.compact().ok());
   CHECK(again.size() == 0);
-  CHECK(again.bytes_used() == 16);
+  CHECK(again.bytes_used() == 20);  // the area header alone
 }
 
 TEST_CASE("outbox: a flipped bit makes a record invalid, not a crash") {
@@ -734,19 +737,19 @@ TEST_CASE("outbox: a flipped bit makes a record invalid, not a crash") {
     first = *box.append_capture("o-1", simple_capture(100, "sale-1"), "k1");
     second = *box.append_capture("o-1", simple_capture(200, "sale-2"), "k2");
   }
-  // Flip one bit in the first record's payload (area 0: header 16 bytes, record head 12).
-  mem.data[16 + 12 + 5] ^= 0x04;
+  // Flip one bit in the first record's payload (area 0: header 20 bytes, record head 12).
+  mem.data[20 + 12 + 5] ^= 0x04;
   kom::outbox box(mem.storage(), wall_of(time));
   REQUIRE(box.open().ok());
   CHECK(box.corrupt_records() == 1);
   CHECK(box.size() == 1);
   CHECK(box.seq_at(0) == second);
   kom::outbox_item item;
-  CHECK(box.read(first, item).code() == kom::errc::required);
+  CHECK(box.read(first, item).code() == kom::errc::no_such_operation);
   REQUIRE(box.read(second, item).ok());
   CHECK(item.capture.captured_amount == 200);
   // Garbage everywhere: still no crash.
-  for (std::size_t i = 16; i < 200; i += 7) mem.data[i] = static_cast<unsigned char>(i * 37);
+  for (std::size_t i = 20; i < 200; i += 7) mem.data[i] = static_cast<unsigned char>(i * 37);
   kom::outbox noise(mem.storage(), wall_of(time));
   CHECK(noise.open().ok());
   CHECK(noise.append_capture("o-1", simple_capture(300, "sale-3"), "k3").ok());
@@ -783,7 +786,7 @@ TEST_CASE("outbox: open, append, drain, compaction and reopening allocate nothin
   auto again = std::make_unique<kom::outbox>(mem.storage(), wall_of(t->time));
   // A server that answers without allocating.
   struct canned {
-    static void respond(void*, kom::fake_transport& fake, std::string_view request) {
+    static void respond(void*, kom::testing::fake_transport& fake, std::string_view request) {
       if (request.rfind("POST /ordermanagement/v1/orders/o-1/captures HTTP", 0) == 0)
         fake.reply("HTTP/1.1 201 Created\r\nCapture-Id: cap-1\r\nLocation: https://x/cap-1\r\nContent-Length: 0\r\n\r\n");
       else
@@ -860,7 +863,7 @@ TEST_CASE("outbox: file storage keeps the outbox across reopening") {
 
 namespace {
 
-using power_outbox = kom::basic_outbox<32, 512, 2, 2>;
+using power_outbox = kom::basic_outbox<kom::capacity::operations<32>, kom::capacity::record_bytes<512>, kom::capacity::lines<2>, kom::capacity::shipping_entries<2>>;
 
 struct power_op {
   int sale;
@@ -1004,4 +1007,371 @@ TEST_CASE("outbox: a power cut at every write point loses no committed operation
   MESSAGE("power-loss: " << cuts.size() << " cut points over " << dry.writes.size() << " writes and erases ("
                          << total << " units, " << generation << " area generations), " << torn
                          << " reboots with a torn record, " << seconds << " s");
+}
+
+TEST_CASE("outbox: its own errors have codes of their own") {
+  mem_storage mem(512, 4);
+  clocks time;
+  small_outbox closed(mem.storage(), wall_of(time));
+  CHECK(closed.append_send_out("o-1", kom::capture_ref::id("c-1"), "k").error().code() == kom::errc::outbox_not_open);
+  CHECK(closed.compact().code() == kom::errc::outbox_not_open);
+  rig t;
+  CHECK(t.drain(closed).error.code() == kom::errc::outbox_not_open);
+
+  kom::block_storage no_erase = mem.storage();
+  no_erase.erase = nullptr;
+  CHECK(small_outbox(no_erase, wall_of(time)).open().code() == kom::errc::invalid_storage);
+  mem_storage one_block(512, 1);
+  CHECK(small_outbox(one_block.storage(), wall_of(time)).open().code() == kom::errc::invalid_storage);
+  CHECK(small_outbox(mem.storage(), kom::wall_clock{}).open().code() == kom::errc::invalid_storage);
+
+  small_outbox box(mem.storage(), wall_of(time));
+  REQUIRE(box.open().ok());
+  kom::outbox_item item;
+  const kom::error missing = box.read(77, item);
+  CHECK(missing.code() == kom::errc::no_such_operation);
+  CHECK(missing.detail() == 77);
+  CHECK(box.forget(77).code() == kom::errc::no_such_operation);
+  char text[96];
+  CHECK(missing.describe(text) == std::string_view("no such operation in the outbox"));
+}
+
+// ---- the format of kom 0.1.0 ------------------------------------------------------------------
+
+namespace {
+
+std::vector<unsigned char> v1_fixture() {
+  const std::string path = std::string(KOM_TEST_FIXTURES) + "/outbox/v1-four-sales.bin";
+  FILE* f = std::fopen(path.c_str(), "rb");
+  REQUIRE_MESSAGE(f != nullptr, "missing fixture " << path);
+  std::vector<unsigned char> bytes(4096);
+  const std::size_t n = std::fread(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+  REQUIRE(n == 4096);
+  return bytes;
+}
+
+using fixture_outbox = kom::basic_outbox<kom::capacity::operations<16>, kom::capacity::record_bytes<1024>, kom::capacity::lines<4>, kom::capacity::shipping_entries<2>>;
+
+// What tests/fixtures/outbox/README.md says the image holds, read back whole.
+void check_v1_contents(fixture_outbox& box) {
+  REQUIRE(box.size() == 5);
+  kom::outbox_item a, b, c, d, e;
+  REQUIRE(box.read(box.seq_at(0), a).ok());
+  CHECK(a.op == kom::outbox_op::capture);
+  CHECK(a.state == kom::outbox_state::done);
+  CHECK(a.order_id == "o-1");
+  CHECK(a.idempotency_key == "key-1");
+  CHECK(a.capture_id == "cap-1");
+  CHECK(a.capture.captured_amount == 2200);
+  CHECK(a.capture.reference == "sale-1");
+  CHECK(a.capture.description == "Groceries");
+  CHECK(a.capture.shipping_delay == 2);
+  REQUIRE(a.capture.order_lines.size() == 2);
+  const kom::order_line& l0 = a.capture.order_lines[0];
+  CHECK(l0.type == kom::order_line_type::physical);
+  CHECK(l0.reference == "SKU-1");
+  CHECK(l0.name == "Tomatoes");
+  CHECK(l0.quantity == 3);
+  CHECK(l0.quantity_unit == "kg");
+  CHECK(l0.unit_price == 600);
+  CHECK(l0.tax_rate == 2500);
+  CHECK(l0.total_amount == 1700);
+  CHECK(l0.total_discount_amount == 100);
+  CHECK(l0.total_tax_amount == 340);
+  REQUIRE(l0.product_identifiers != nullptr);
+  CHECK(l0.product_identifiers->brand == "Acme");
+  CHECK(l0.product_identifiers->color == "red");
+  CHECK(l0.subscription == nullptr);
+  CHECK(a.capture.order_lines[1].type == kom::order_line_type::shipping_fee);
+  CHECK(!a.capture.order_lines[1].tax_rate);
+  REQUIRE(a.capture.shipping_info.size() == 1);
+  CHECK(a.capture.shipping_info[0].shipping_company == "DHL");
+  CHECK(a.capture.shipping_info[0].shipping_method == kom::shipping_method::pick_up_store);
+  CHECK(a.capture.shipping_info[0].tracking_number == "TRK-1");
+  CHECK(kom::validate(a.capture).ok());
+
+  REQUIRE(box.read(box.seq_at(1), b).ok());
+  CHECK(b.op == kom::outbox_op::shipping_info);
+  CHECK(b.state == kom::outbox_state::done);
+  REQUIRE(b.shipping.shipping_info.size() == 1);
+  CHECK(b.shipping.shipping_info[0].shipping_method == kom::shipping_method::home);
+  CHECK(b.shipping.shipping_info[0].return_tracking_uri == "https://t.example/r2");
+
+  REQUIRE(box.read(box.seq_at(2), c).ok());
+  CHECK(c.state == kom::outbox_state::failed);
+  CHECK(c.failure.status == 403);
+  CHECK(c.failure.error_code == "CAPTURE_NOT_ALLOWED");
+  REQUIRE(c.capture.order_lines.size() == 1);
+  CHECK(c.capture.order_lines[0].type == kom::order_line_type::gift_card);
+  REQUIRE(c.capture.order_lines[0].subscription != nullptr);
+  CHECK(c.capture.order_lines[0].subscription->interval == kom::subscription_interval::month);
+  CHECK(c.capture.order_lines[0].subscription->name == "Flowers");
+
+  REQUIRE(box.read(box.seq_at(3), d).ok());
+  CHECK(d.state == kom::outbox_state::pending);
+  CHECK(d.first_attempt_ms != 0);
+  CHECK(d.capture.order_lines[0].type == kom::order_line_type::digital);
+  CHECK(d.capture.shipping_info[0].shipping_method == kom::shipping_method::dhl_packstation);
+
+  REQUIRE(box.read(box.seq_at(4), e).ok());
+  CHECK(e.op == kom::outbox_op::send_out);
+  CHECK(e.state == kom::outbox_state::pending);
+  CHECK(e.capture_of == box.seq_at(3));
+  CHECK(e.first_attempt_ms == 0);
+}
+
+}  // namespace
+
+TEST_CASE("outbox: an image written by kom 0.1.0 (format 1) is migrated whole, and drains") {
+  mem_storage mem(1024, 4);
+  mem.data = v1_fixture();
+  rig t;
+  t.time.wall = 1'780'000'010'000ull;  // seconds after the image was written
+  {
+    fixture_outbox box(mem.storage(), wall_of(t.time));
+    REQUIRE(box.open().ok());
+    CHECK(box.format() == 2);
+    CHECK(box.generation() == 2);  // the migration is a compaction into the other area
+    check_v1_contents(box);
+  }
+  // The old area is no longer in charge; reopening reads format 2 as written.
+  fixture_outbox box(mem.storage(), wall_of(t.time));
+  REQUIRE(box.open().ok());
+  CHECK(box.format() == 2);
+  CHECK(box.generation() == 2);
+  check_v1_contents(box);
+  // The pending capture still carries its first key: Klarna (here a model that remembers
+  // nothing of the 0.1.0 run) gets the same key, the send-out follows with the new id.
+  const kom::outbox_drain d = t.drain(box);
+  CHECK(!d.stopped);
+  CHECK(d.done == 2);
+  CHECK(t.klarna.captures_with("sale-3") == 1);
+  REQUIRE(t.klarna.log.size() >= 2);
+  CHECK(t.klarna.log[0] == "capture o-3 key-4");
+}
+
+TEST_CASE("outbox: a power cut at any write of the migration loses nothing") {
+  const std::vector<unsigned char> image = v1_fixture();
+  mem_storage probe(1024, 4);
+  probe.data = image;
+  clocks time;
+  time.wall = 1'780'000'010'000ull;
+  {
+    fixture_outbox box(probe.storage(), wall_of(time));
+    REQUIRE(box.open().ok());
+  }
+  const std::size_t units = probe.units;
+  REQUIRE(units > 10);
+  for (std::size_t cut = 0; cut < units; ++cut) {
+    CAPTURE(cut);
+    mem_storage mem(1024, 4);
+    mem.data = image;
+    mem.budget = cut;
+    {
+      fixture_outbox box(mem.storage(), wall_of(time));
+      CHECK(!box.open().ok());  // the power went during the migration
+    }
+    mem.reboot();
+    fixture_outbox box(mem.storage(), wall_of(time));
+    REQUIRE(box.open().ok());
+    CHECK(box.format() == 2);
+    check_v1_contents(box);
+  }
+}
+
+TEST_CASE("outbox: an area of a newer format is refused and left as it is") {
+  mem_storage mem(512, 4);
+  clocks time;
+  {
+    small_outbox box(mem.storage(), wall_of(time));
+    REQUIRE(box.open().ok());
+    REQUIRE(box.append_capture("o-1", simple_capture(100, "sale-1"), "k1").ok());
+  }
+  // Format 3 in the header, its CRC made right: what a later kom would write.
+  mem.data[4] = 3;
+  const std::uint32_t crc = kom::crc32_update(0, mem.data.data(), 16);
+  for (int i = 0; i < 4; ++i) mem.data[16 + static_cast<std::size_t>(i)] = static_cast<unsigned char>(crc >> (8 * i));
+  const std::vector<unsigned char> before = mem.data;
+  small_outbox box(mem.storage(), wall_of(time));
+  const kom::error e = box.open();
+  CHECK(e.code() == kom::errc::unsupported_format);
+  CHECK(e.detail() == 3);
+  CHECK(mem.data == before);
+  CHECK(box.append_capture("o-1", simple_capture(100, "sale-2"), "k2").error().code() == kom::errc::outbox_not_open);
+  CHECK(mem.data == before);
+}
+
+// ---- the drain policy over a sender of the test's own ----------------------------------------
+
+namespace {
+
+// A Klarna in memory behind kom::outbox_sender, without HTTP: each call is logged and
+// answered from a script (an outcome per call, in order; `done` when the script runs out).
+struct scripted_sender {
+  std::vector<kom::outcome> script;
+  std::vector<std::string> calls;
+  std::vector<std::string> keys;
+  std::vector<std::pair<std::string, std::int64_t>> captures;  // what "Klarna" holds: reference, amount
+  int next_id = 1;
+  int fresh_keys = 0;
+
+  kom::outcome next() {
+    if (script.empty()) return kom::outcome::done;
+    const kom::outcome o = script.front();
+    script.erase(script.begin());
+    return o;
+  }
+  template <class T>
+  void shape(kom::reply<T>& r, kom::outcome o) {
+    r.sent = true;
+    r.status = 204;
+    switch (o) {
+      case kom::outcome::done: break;
+      case kom::outcome::refused:
+        r.status = 403;
+        r.error = kom::error(kom::errc::http_error, 403);
+        r.klarna.error_code_text = "NOT_ALLOWED";
+        break;
+      case kom::outcome::retry_later:
+        r.status = 503;
+        r.error = kom::error(kom::errc::http_error, 503);
+        break;
+      case kom::outcome::applied_id_unknown:
+        r.status = 201;
+        r.error = kom::error(kom::errc::missing_capture_id);
+        break;
+      case kom::outcome::unknown: break;
+    }
+  }
+
+  kom::outbox_sender sender() {
+    kom::outbox_sender s;
+    s.context = this;
+    s.capture_fn = [](void* c, std::string_view order, const kom::capture_request& req, const kom::post_options& p) {
+      auto* self = static_cast<scripted_sender*>(c);
+      self->calls.push_back("capture " + std::string(order));
+      self->keys.emplace_back(p.idempotency_key);
+      kom::reply<kom::capture_created> r;
+      const kom::outcome o = self->next();
+      self->shape(r, o);
+      if (o == kom::outcome::done || o == kom::outcome::applied_id_unknown) {
+        self->captures.emplace_back(std::string(req.reference), req.captured_amount);
+        if (o == kom::outcome::done) {
+          static thread_local std::string id;
+          id = "cap-" + std::to_string(self->next_id++);
+          r.value.capture_id = id;
+          r.status = 201;
+        }
+      }
+      return r;
+    };
+    s.shipping_info_fn = [](void* c, std::string_view, std::string_view id, const kom::shipping_info_update&,
+                            const kom::post_options&) {
+      auto* self = static_cast<scripted_sender*>(c);
+      self->calls.push_back("shipping " + std::string(id));
+      kom::reply<kom::no_content> r;
+      self->shape(r, self->next());
+      return r;
+    };
+    s.send_out_fn = [](void* c, std::string_view, std::string_view id, const kom::post_options&) {
+      auto* self = static_cast<scripted_sender*>(c);
+      self->calls.push_back("send-out " + std::string(id));
+      kom::reply<kom::no_content> r;
+      self->shape(r, self->next());
+      return r;
+    };
+    s.list_captures_fn = [](void* c, std::string_view order, kom::capture* items, std::size_t capacity,
+                            kom::capture_storage_ref, const kom::read_options&) {
+      auto* self = static_cast<scripted_sender*>(c);
+      self->calls.push_back("list " + std::string(order));
+      kom::reply<kom::capture_list> r;
+      r.sent = true;
+      r.status = 200;
+      std::size_t n = 0;
+      static thread_local std::vector<std::string> ids;
+      ids.clear();
+      for (std::size_t i = 0; i < self->captures.size() && n < capacity; ++i) ids.push_back("listed-" + std::to_string(i + 1));
+      for (std::size_t i = 0; i < self->captures.size() && n < capacity; ++i, ++n) {
+        items[n] = kom::capture{};
+        items[n].capture_id = ids[i];
+        items[n].reference = self->captures[i].first;
+        items[n].captured_amount = self->captures[i].second;
+      }
+      r.value.captures = {items, n};
+      return r;
+    };
+    s.new_key_fn = [](void* c) -> kom::result<kom::uuid_text> {
+      auto* self = static_cast<scripted_sender*>(c);
+      ++self->fresh_keys;
+      kom::uuid u{};
+      u.bytes[0] = static_cast<unsigned char>(self->fresh_keys);
+      return kom::uuid_text(u);
+    };
+    return s;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("outbox: the drain policy over a sender of the test's own") {
+  mem_storage mem(512, 8);
+  clocks time;
+  small_outbox box(mem.storage(), wall_of(time));
+  REQUIRE(box.open().ok());
+  const auto c1 = box.append_capture("o-1", simple_capture(100, "sale-1"), "k1");
+  const one_shipping ship("T-1");
+  REQUIRE(box.append_shipping_info("o-1", kom::capture_ref::of_record(*c1), ship.update, "k2").ok());
+  REQUIRE(box.append_capture("o-2", simple_capture(200, "sale-2"), "k3").ok());
+  REQUIRE(box.append_send_out("o-9", kom::capture_ref::id("c-9"), "k4").ok());
+  kom::capture items[4];
+  kom::capture_storage<> listing;
+
+  scripted_sender klarna;
+  SUBCASE("done, then a refusal is kept for the back office, the rest goes on") {
+    klarna.script = {kom::outcome::done, kom::outcome::done, kom::outcome::refused, kom::outcome::done};
+    const kom::outbox_drain d = box.drain(klarna.sender(), items, listing);
+    CHECK(!d.stopped);
+    CHECK(d.done == 3);
+    CHECK(d.failed == 1);
+    CHECK(klarna.calls == std::vector<std::string>{"capture o-1", "shipping cap-1", "capture o-2", "send-out c-9"});
+    CHECK(klarna.keys == std::vector<std::string>{"k1", "k3"});
+  }
+  SUBCASE("retry_later stops the drain; the next drain sends the same key") {
+    klarna.script = {kom::outcome::retry_later};
+    const kom::outbox_drain d = box.drain(klarna.sender(), items, listing);
+    CHECK(d.stopped);
+    CHECK(d.pending == 4);
+    CHECK(box.drain(klarna.sender(), items, listing).done == 4);
+    CHECK(klarna.keys.at(0) == "k1");
+    CHECK(klarna.keys.at(1) == "k1");
+    CHECK(klarna.fresh_keys == 0);
+  }
+  SUBCASE("a capture applied without a readable id is found by listing, never sent again") {
+    klarna.script = {kom::outcome::applied_id_unknown};
+    const kom::outbox_drain d = box.drain(klarna.sender(), items, listing);
+    CHECK(!d.stopped);
+    CHECK(klarna.calls.at(0) == "capture o-1");
+    CHECK(klarna.calls.at(1) == "list o-1");
+    CHECK(klarna.calls.at(2) == "shipping listed-1");  // the id the listing showed
+    CHECK(klarna.captures.size() == 2);                // o-1 once, o-2 once
+  }
+  SUBCASE("after 24 hours a capture is looked up first, and resent with a fresh key only when absent") {
+    klarna.script = {kom::outcome::retry_later};
+    CHECK(box.drain(klarna.sender(), items, listing).stopped);
+    time.wall += 25ull * 60 * 60 * 1000;
+    CHECK(box.drain(klarna.sender(), items, listing).done == 4);
+    CHECK(klarna.calls.at(1) == "list o-1");
+    CHECK(klarna.calls.at(2) == "capture o-1");
+    CHECK(klarna.fresh_keys == 1);
+    CHECK(klarna.keys.at(1) != "k1");
+  }
+  SUBCASE("a sender without every function is refused before anything is sent") {
+    kom::outbox_sender partial = klarna.sender();
+    partial.list_captures_fn = nullptr;
+    const kom::outbox_drain d = box.drain(partial, items, listing);
+    CHECK(d.stopped);
+    CHECK(d.error.code() == kom::errc::invalid_client_setup);
+    CHECK(klarna.calls.empty());
+  }
 }

@@ -30,6 +30,7 @@
 #include "kom/http_response.hpp"
 #include "kom/json_readers.hpp"
 #include "kom/model.hpp"
+#include "kom/operations.hpp"
 #include "kom/response_model.hpp"
 #include "kom/transport.hpp"
 #include "kom/uuid.hpp"
@@ -84,15 +85,10 @@ struct log_record {
 /// Writes a record as one line: `POST /ordermanagement/v1/orders/X/captures attempt 1 -> 201
 /// correlation_id=... 35 ms`. Allocates nothing.
 inline void write_log_line(buffer_writer& out, const log_record& r) noexcept {
-  const detail::request_line line = detail::line_of(r.op, r.order_id, r.capture_id);
-  out.append(line.method);
-  out.append(" /ordermanagement/v1/orders/");
-  out.append(line.order_id);
-  if (!line.capture_id.empty()) {
-    out.append("/captures/");
-    out.append(line.capture_id);
-  }
-  out.append(line.tail);
+  const operation_info& row = info_of(r.op);
+  out.append(row.method);
+  out.put(' ');
+  detail::append_path(out, row, r.order_id, r.capture_id);
   out.append(" attempt ");
   out.append_uint(r.attempt);
   switch (r.what) {
@@ -279,7 +275,7 @@ class client {
                                  const post_options& post = {}) noexcept {
     reply<capture_created> r;
     r.value.captured_amount = request.captured_amount;
-    if (exchange(r, operation::capture, order_id, {}, request, post, 201)) {
+    if (exchange<operation::capture>(r, order_id, {}, request, post)) {
       // The head may be cut by an unreadable answer after its 2xx status line.
       if (parser_.head_complete()) {
         r.value.capture_id = parser_.capture_id();
@@ -310,7 +306,7 @@ class client {
     request.reference = what.reference;
     request.captured_amount = what.decided_amount;
     if (request.captured_amount <= 0) {
-      order_storage<0, 256> storage;  // only the amounts are needed; captures are skipped
+      order_storage<kom::capacity::captures<0>, kom::capacity::text_bytes<256>> storage;  // only the amounts are needed; captures are skipped
       reply<order> o = get_order(order_id, storage, lenient());
       reply<capture_created> r;
       if (!o.ok()) {
@@ -319,9 +315,8 @@ class client {
       }
       request.captured_amount = o.value.remaining_authorized_amount.value_or(0);
       if (request.captured_amount <= 0) {
-        field_path path;
-        path.append("remaining_authorized_amount");
-        r.error = ::kom::error(errc::below_minimum, path, 1);
+        const field_ref where = field_ref::in(model_type::order).field(field_index<order>("remaining_authorized_amount"));
+        r.error = ::kom::error(errc::below_minimum, where, 1);
         return r;
       }
     }
@@ -332,7 +327,7 @@ class client {
   reply<::kom::capture> get_capture(std::string_view order_id, std::string_view capture_id, capture_storage_ref storage,
                              const read_options& options = {}) noexcept {
     reply<::kom::capture> r;
-    if (exchange(r, operation::get_capture, order_id, capture_id, detail::no_body{}, {}, 200))
+    if (exchange<operation::get_capture>(r, order_id, capture_id, detail::no_body{}, {}))
       r.error = read_capture(parser_.body(), r.value, storage, options);
     return r;
   }
@@ -343,7 +338,7 @@ class client {
   reply<capture_list> list_captures(std::string_view order_id, ::kom::capture* items, std::size_t capacity,
                                     capture_storage_ref storage, const read_options& options = {}) noexcept {
     reply<capture_list> r;
-    if (exchange(r, operation::list_captures, order_id, {}, detail::no_body{}, {}, 200))
+    if (exchange<operation::list_captures>(r, order_id, {}, detail::no_body{}, {}))
       r.error = read_captures(parser_.body(), r.value, items, capacity, storage, options);
     return r;
   }
@@ -359,7 +354,7 @@ class client {
   reply<no_content> append_shipping_info(std::string_view order_id, std::string_view capture_id,
                                          const shipping_info_update& update, const post_options& post = {}) noexcept {
     reply<no_content> r;
-    exchange(r, operation::append_shipping_info, order_id, capture_id, update, post, 204);
+    exchange<operation::append_shipping_info>(r, order_id, capture_id, update, post);
     return r;
   }
 
@@ -368,14 +363,14 @@ class client {
   reply<no_content> trigger_send_out(std::string_view order_id, std::string_view capture_id,
                                      const post_options& post = {}) noexcept {
     reply<no_content> r;
-    exchange(r, operation::trigger_send_out, order_id, capture_id, detail::no_body{}, post, 204);
+    exchange<operation::trigger_send_out>(r, order_id, capture_id, detail::no_body{}, post);
     return r;
   }
 
   /// GET …/orders/{order_id} into `storage`. Errors: the common ones above.
   reply<order> get_order(std::string_view order_id, order_storage_ref storage, const read_options& options = {}) noexcept {
     reply<order> r;
-    if (exchange(r, operation::get_order, order_id, {}, detail::no_body{}, {}, 200))
+    if (exchange<operation::get_order>(r, order_id, {}, detail::no_body{}, {}))
       r.error = read_order(parser_.body(), r.value, storage, options);
     return r;
   }
@@ -404,21 +399,24 @@ class client {
   const client_config& config() const noexcept { return config_; }
 
  private:
-  // One call: validate, then attempt after attempt until a definite answer or the policy
-  // says stop. True when the final response has the expected status, or is any 2xx to a
-  // POST (Klarna applied it, even when its answer could not be read whole): its head and
-  // body are then in parser_, as far as they arrived. Otherwise r.error says why.
-  template <class T, class Body>
-  bool exchange(reply<T>& r, operation op, std::string_view order_id, std::string_view capture_id, const Body& body,
-                const post_options& post, int expected) noexcept {
+  // One call of Op (its row in kom::operations): validate, then attempt after attempt until
+  // a definite answer or the policy says stop. True when the final response has the row's
+  // expected status, or is any 2xx to a POST (Klarna applied it, even when its answer could
+  // not be read whole): its head and body are then in parser_, as far as they arrived.
+  // Otherwise r.error says why.
+  template <operation Op, class T, class Body>
+  bool exchange(reply<T>& r, std::string_view order_id, std::string_view capture_id, const Body& body,
+                const post_options& post) noexcept {
+    constexpr const operation_info& row = info_of(Op);
     if (hooks_.now_ms == nullptr || stream_.send == nullptr || stream_.recv == nullptr) {
       r.error = ::kom::error(stream_.send == nullptr || stream_.recv == nullptr ? errc::invalid_transport
                                                                                   : errc::invalid_client_setup);
       return false;
     }
-    const bool is_post = is_post_op(op);
+    // A keyed call sent without its key: tried once, and a lost answer is unknown.
+    const bool keyless = row.idempotency_key && post.without_key;
     std::string_view key;
-    if (is_post && !post.without_key) {
+    if (row.idempotency_key && !keyless) {
       key = post.idempotency_key;
       if (key.empty()) {
         const result<uuid> u = uuid_v4(hooks_.random, hooks_.random_context);
@@ -431,12 +429,12 @@ class client {
       }
       r.idempotency_key = key;
     }
-    r.without_key = is_post && post.without_key;
+    r.without_key = keyless;
     // Validation and sizing before anything is sent: a request that cannot be written is
     // refused here, with the size needed when it is only too big for the buffer.
     {
       buffer_writer measure(measure_only);
-      const result<std::size_t> size = write(measure, op, order_id, capture_id, body, key, is_post && post.without_key);
+      const result<std::size_t> size = write<Op>(measure, order_id, capture_id, body, key, keyless);
       if (!size) {
         r.error = size.error();
         return false;
@@ -446,10 +444,11 @@ class client {
         return false;
       }
     }
-    const bool may_retry = is_post ? !post.without_key : config_.retry.retry_gets;
+    const bool retry_safe = row.retry_safe && !keyless;
+    const bool may_retry = retry_safe && (row.post() || config_.retry.retry_gets);
     // A kept-alive connection the server closed while idle is reopened and the request sent
     // again at once, once per call and outside max_attempts, when sending it twice is safe.
-    bool may_replay_stale = !is_post || !post.without_key;
+    bool may_replay_stale = retry_safe;
     const std::uint32_t max_attempts =
         may_retry ? (config_.retry.max_attempts == 0 ? 1 : config_.retry.max_attempts) : 1;
     if (max_attempts > 1 && hooks_.sleep_ms == nullptr) {
@@ -458,7 +457,7 @@ class client {
     }
     const std::uint64_t start = hooks_.now_ms(hooks_.context);
     log_record rec;
-    rec.op = op;
+    rec.op = Op;
     rec.order_id = order_id;
     rec.capture_id = capture_id;
 
@@ -467,13 +466,13 @@ class client {
       rec.attempt = attempt;
       r.attempts = attempt;
       if (attempt > 1) ++stats_.retries;
-      const attempt_result a = attempt_once(r, op, order_id, capture_id, body, key, is_post && post.without_key, rec, start);
+      const attempt_result a = attempt_once<Op>(r, order_id, capture_id, body, key, keyless, rec, start);
       if (a.final) {
-        if (a.success && (r.status == expected || (is_post && r.status >= 200 && r.status < 300))) {
+        if (a.success && (r.status == row.expected_status || (row.post() && r.status >= 200 && r.status < 300))) {
           r.error = {};  // an unreadable rest of a 2xx to a POST: applied all the same
           return true;
         }
-        return fail_status(r, expected, a.success);
+        return fail_status(r, row.expected_status, a.success);
       }
       if (a.stale_connection && may_replay_stale) {
         may_replay_stale = false;
@@ -507,10 +506,9 @@ class client {
     std::uint32_t server_wait_ms = 0; // Retry-After or X-Ratelimit-Reset
   };
 
-  template <class T, class Body>
-  attempt_result attempt_once(reply<T>& r, operation op, std::string_view order_id, std::string_view capture_id,
-                              const Body& body, std::string_view key, bool keyless, log_record& rec,
-                              std::uint64_t start) noexcept {
+  template <operation Op, class T, class Body>
+  attempt_result attempt_once(reply<T>& r, std::string_view order_id, std::string_view capture_id, const Body& body,
+                              std::string_view key, bool keyless, log_record& rec, std::uint64_t start) noexcept {
     attempt_result a;
     r.error = {};
     r.status = 0;
@@ -534,7 +532,7 @@ class client {
     connected_ = true;
 
     buffer_writer out(work_, work_size_);
-    const result<std::size_t> size = write(out, op, order_id, capture_id, body, key, keyless);
+    const result<std::size_t> size = write<Op>(out, order_id, capture_id, body, key, keyless);
     if (!size) {  // cannot happen after the measuring pass, but never send a broken request
       wipe_request(work_, out.written());
       r.error = size.error();
@@ -562,7 +560,7 @@ class client {
       // A 2xx status line was read, then the answer could not be (too large, malformed): the
       // server applied the POST, and another attempt would get the same unreadable answer.
       const int seen = parser_.status();
-      if (seen >= 200 && seen < 300 && unreadable(received.code()) && is_post_op(op)) {
+      if (seen >= 200 && seen < 300 && unreadable(received.code()) && info_of(Op).post()) {
         r.status = seen;
         a.final = true;
         a.success = true;
@@ -598,10 +596,6 @@ class client {
     }
     a.final = true;
     return a;
-  }
-
-  static constexpr bool is_post_op(operation op) noexcept {
-    return op == operation::capture || op == operation::append_shipping_info || op == operation::trigger_send_out;
   }
 
   // An answer that arrived but cannot be read, the same way each time (as opposed to a
@@ -640,11 +634,10 @@ class client {
     return o;
   }
 
-  template <class Body>
-  result<std::size_t> write(buffer_writer& out, operation op, std::string_view order_id, std::string_view capture_id,
+  template <operation Op, class Body>
+  result<std::size_t> write(buffer_writer& out, std::string_view order_id, std::string_view capture_id,
                             const Body& body, std::string_view key, bool keyless) const noexcept {
-    return detail::write_request(out, config_.request, op, order_id, capture_id, key, body, config_.validation,
-                                 keyless);
+    return detail::write_call<Op>(out, config_.request, order_id, capture_id, key, body, config_.validation, keyless);
   }
 
   std::uint32_t elapsed(std::uint64_t start) const noexcept {
@@ -752,7 +745,7 @@ class client {
   char* work_;
   std::size_t work_size_;
   http_response_parser parser_;
-  error_body_storage<4, 384> error_storage_;
+  error_body_storage<kom::capacity::messages<4>, kom::capacity::text_bytes<384>> error_storage_;
   uuid_text generated_key_;
   client_stats stats_;
   bool connected_ = false;

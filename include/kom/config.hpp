@@ -8,15 +8,37 @@
 /// @file
 /// kom's version and compile-time settings.
 
-#define KOM_VERSION_MAJOR 0          ///< kom's major version
-#define KOM_VERSION_MINOR 1          ///< kom's minor version
-#define KOM_VERSION_PATCH 0          ///< kom's patch version
-#define KOM_VERSION_STRING "0.1.0"  ///< the version as text
+// The version lives here only: meson.build and scripts/single-header read these three lines.
+#define KOM_VERSION_MAJOR 0  ///< kom's major version
+#define KOM_VERSION_MINOR 1  ///< kom's minor version
+#define KOM_VERSION_PATCH 0  ///< kom's patch version
+/// The text of a macro's value (KOM_VERSION_STRING is made with it).
+#define KOM_DETAIL_TEXT_OF(x) KOM_DETAIL_TEXT(x)
+/// Its argument as a string literal.
+#define KOM_DETAIL_TEXT(x) #x
+/// The version as text, "MAJOR.MINOR.PATCH": a string literal, made from the numbers above.
+#define KOM_VERSION_STRING \
+  KOM_DETAIL_TEXT_OF(KOM_VERSION_MAJOR) "." KOM_DETAIL_TEXT_OF(KOM_VERSION_MINOR) "." KOM_DETAIL_TEXT_OF(KOM_VERSION_PATCH)
 
-/// Bytes kept of a field path in an error, e.g. "order_lines[999].product_identifiers.brand".
-/// The longest path kom can report is 61 characters; a longer path is cut, never overrun.
+/// 1 (the default): kom is built with mbedTLS. Base64 and zeroize are mbedTLS's (link
+/// mbedcrypto), kom/uuid.hpp has uuid_v5, sale_idempotency_key and ctr_drbg_source, and
+/// kom/tls.hpp is there (link mbedtls and mbedx509 too). 0: kom needs no mbedTLS (a firmware
+/// whose TLS stack is another): kom's own Base64 and zeroize are used (kom/detail/crypto.hpp),
+/// and kom/tls.hpp refuses to compile. kom's inline functions differ between the two, so a
+/// program defines it once for all of its sources (on the command line), never per file.
+#ifndef KOM_USE_MBEDTLS
+#define KOM_USE_MBEDTLS 1
+#endif
+#if KOM_USE_MBEDTLS != 0 && KOM_USE_MBEDTLS != 1
+#error "KOM_USE_MBEDTLS is 0 or 1"
+#endif
+
+/// Bytes of a field path rendered as text, e.g. "order_lines[999].product_identifiers.brand"
+/// (an error keeps its field compactly and renders it only for a message). The longest path
+/// kom can report is 69 characters ("[4094].order_lines[4094].product_identifiers.
+/// global_trade_item_number"); a longer one would be cut, never overrun.
 #ifndef KOM_MAX_FIELD_PATH
-#define KOM_MAX_FIELD_PATH 64
+#define KOM_MAX_FIELD_PATH 72
 #endif
 
 /// Deepest JSON nesting the writer accepts (at most 64). kom's own bodies nest at most 4 deep.

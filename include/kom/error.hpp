@@ -1,6 +1,7 @@
 // kom/error.hpp: kom's errors as values: one error-code enum with a std::error_category,
-// an `error` that also says where (a field path) and a number for the message, and a
-// small `result<T>`. Nothing in kom throws.
+// an `error` of 16 bytes that also says where (a compact field reference, rendered as a path
+// only when a message is asked for) and a number for the message, and a small `result<T>`.
+// Nothing in kom throws.
 #ifndef KOM_ERROR_HPP
 #define KOM_ERROR_HPP
 
@@ -14,6 +15,7 @@
 
 #include "kom/buffer_writer.hpp"
 #include "kom/config.hpp"
+#include "kom/fields.hpp"
 
 /// Klarna Order Management for point-of-sale terminals: requests, responses, the client.
 namespace kom {
@@ -93,6 +95,14 @@ enum class errc : int {
   unexpected_status = 601,     ///< an HTTP status the operation does not define (e.g. 200 to a capture); detail = status
   missing_capture_id = 602,    ///< a 201 to a capture without Capture-Id or Location
   invalid_client_setup = 603,  ///< no clock, sleep or random hook where one is needed
+
+  // The outbox and its storage (kom/outbox.hpp).
+  outbox_not_open = 700,       ///< the outbox was used before a successful open()
+  invalid_storage = 701,       ///< a block_storage without read, write or erase, under 2 blocks or 64-byte areas, or no wall clock
+  no_such_operation = 702,     ///< no operation with this sequence number in the outbox; detail = it
+  unknown_capture_record = 703,  ///< capture_of names no queued capture (or one that failed or was forgotten); detail = it
+  record_corrupt = 704,        ///< a record no longer reads back intact (the storage changed since open)
+  unsupported_format = 705,    ///< the storage was written by a newer kom; detail = its format version
 };
 
 /// The rule an error code stands for, without its number: "longer than N characters" reads
@@ -156,6 +166,12 @@ constexpr std::string_view rule_text(errc e) noexcept {
     case errc::unexpected_status: return "unexpected HTTP status";
     case errc::missing_capture_id: return "capture created but no Capture-Id or Location";
     case errc::invalid_client_setup: return "client hook missing";
+    case errc::outbox_not_open: return "outbox not opened";
+    case errc::invalid_storage: return "outbox storage unusable: missing functions or too small, or no wall clock";
+    case errc::no_such_operation: return "no such operation in the outbox";
+    case errc::unknown_capture_record: return "no queued capture with this sequence number";
+    case errc::record_corrupt: return "outbox record no longer reads back intact";
+    case errc::unsupported_format: return "outbox written by a newer version (format not supported)";
   }
   return "unknown error";
 }
@@ -181,8 +197,8 @@ inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
 }
 
-/// Where in a request an error is: "order_lines[2].quantity_unit". Fixed capacity
-/// (KOM_MAX_FIELD_PATH); a longer path is cut, never overrun.
+/// A field path as text, e.g. "order_lines[2].quantity_unit", rendered from a field_ref.
+/// Fixed capacity (KOM_MAX_FIELD_PATH); a longer path is cut, never overrun.
 class field_path {
  public:
   /// Empty.
@@ -205,8 +221,23 @@ class field_path {
     for (char c : w.view()) put(c);
   }
 
-  /// The path so far, at most KOM_MAX_FIELD_PATH characters; points into this object.
-  constexpr std::string_view view() const noexcept { return {chars_, size_}; }
+  /// The path, at most KOM_MAX_FIELD_PATH characters; points into this object, so only on
+  /// an lvalue (`kom::field_path p = e.path(); p.view()`).
+  constexpr std::string_view view() const& noexcept { return {chars_, size_}; }
+  std::string_view view() const&& = delete;
+  /// True when there is no path.
+  constexpr bool empty() const noexcept { return size_ == 0; }
+  /// Compares the text.
+  friend constexpr bool operator==(const field_path& a, std::string_view b) noexcept {
+    return std::string_view(a.chars_, a.size_) == b;
+  }
+  /// Compares the text.
+  friend constexpr bool operator!=(const field_path& a, std::string_view b) noexcept { return !(a == b); }
+  /// Writes the text to any stream that takes a std::string_view.
+  template <class Stream>
+  friend auto operator<<(Stream& out, const field_path& p) -> decltype(out << std::string_view()) {
+    return out << std::string_view(p.chars_, p.size_);
+  }
 
  private:
   void put(char c) noexcept {
@@ -217,39 +248,154 @@ class field_path {
   std::size_t size_ = 0;
 };
 
-/// An error code, the field it concerns (may be empty) and one number that completes the
-/// message (a limit, an expected amount, a needed size). Allocates nothing.
+/// Which field an error concerns, in 6 bytes: the type the path starts in (kom::model_type),
+/// up to four steps (each a field's number in its type's description, kom/fields.hpp) and
+/// up to two list indices, taken in turn by the list steps. Rendered as text only when a
+/// message is asked for. Indices above 4094 read as 4094; steps beyond the fourth and
+/// indices beyond the second are dropped (no description nests that deep).
+class field_ref {
+ public:
+  static constexpr std::size_t max_steps = 4;     ///< fields on the way, at most
+  static constexpr std::size_t max_indices = 2;   ///< list indices on the way, at most
+  static constexpr std::size_t max_index = 4094;  ///< the largest index kept
+
+  /// No field.
+  constexpr field_ref() noexcept = default;
+  /// The start of a path in the type `root`.
+  static constexpr field_ref in(model_type root) noexcept {
+    field_ref r;
+    r.set(0, 4, static_cast<std::uint64_t>(root));
+    for (std::size_t i = 0; i < max_steps; ++i) r.set(step_bit(i), 5, no_step);
+    for (std::size_t i = 0; i < max_indices; ++i) r.set(index_bit(i), 12, no_index);
+    return r;
+  }
+  /// A call parameter or setting.
+  static constexpr field_ref of(parameter p) noexcept {
+    return in(model_type::parameter).field(static_cast<std::size_t>(p));
+  }
+
+  /// This path, one field (number `index` in the current type) deeper.
+  constexpr field_ref field(std::size_t index) const noexcept {
+    field_ref r = *this;
+    for (std::size_t i = 0; i < max_steps; ++i) {
+      if (r.get(step_bit(i), 5) == no_step) {
+        r.set(step_bit(i), 5, index < no_step ? index : no_step);
+        break;
+      }
+    }
+    return r;
+  }
+  /// This path at item `index` of the list it ends in.
+  constexpr field_ref item(std::size_t index) const noexcept {
+    field_ref r = *this;
+    for (std::size_t i = 0; i < max_indices; ++i) {
+      if (r.get(index_bit(i), 12) == no_index) {
+        r.set(index_bit(i), 12, index < max_index ? index : max_index);
+        break;
+      }
+    }
+    return r;
+  }
+
+  /// The type the path starts in; none when there is no path.
+  constexpr model_type root() const noexcept { return static_cast<model_type>(get(0, 4)); }
+  /// True when there is no field.
+  constexpr bool empty() const noexcept { return root() == model_type::none; }
+
+  /// The path as text, e.g. "order_lines[2].quantity_unit".
+  field_path text() const noexcept {
+    field_path out;
+    model_type type = root();
+    std::size_t next_index = 0;
+    const auto index_of_list = [&] {
+      const std::uint64_t i = next_index < max_indices ? get(index_bit(next_index++), 12) : no_index;
+      if (i != no_index) out.append_index(static_cast<std::size_t>(i));
+    };
+    if (type == model_type::capture_list) {
+      index_of_list();
+      type = model_type::capture;
+    }
+    for (std::size_t s = 0; s < max_steps; ++s) {
+      const std::uint64_t index = get(step_bit(s), 5);
+      if (index == no_step) break;
+      const field_step step = step_of(type, static_cast<std::size_t>(index));
+      out.append(step.name);
+      if (step.list) index_of_list();
+      type = step.child;
+    }
+    return out;
+  }
+
+  /// The same field.
+  friend constexpr bool operator==(const field_ref& a, const field_ref& b) noexcept {
+    for (std::size_t i = 0; i < sizeof a.bits_; ++i)
+      if (a.bits_[i] != b.bits_[i]) return false;
+    return true;
+  }
+
+ private:
+  static constexpr std::uint64_t no_step = 31;
+  static constexpr std::uint64_t no_index = 0xFFF;
+  static constexpr std::size_t step_bit(std::size_t i) noexcept { return 4 + 5 * i; }
+  static constexpr std::size_t index_bit(std::size_t i) noexcept { return 24 + 12 * i; }
+
+  constexpr std::uint64_t all() const noexcept {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < sizeof bits_; ++i) v |= static_cast<std::uint64_t>(bits_[i]) << (8 * i);
+    return v;
+  }
+  constexpr std::uint64_t get(std::size_t at, std::size_t width) const noexcept {
+    return (all() >> at) & ((std::uint64_t{1} << width) - 1);
+  }
+  constexpr void set(std::size_t at, std::size_t width, std::uint64_t value) noexcept {
+    const std::uint64_t mask = ((std::uint64_t{1} << width) - 1) << at;
+    const std::uint64_t v = (all() & ~mask) | ((value << at) & mask);
+    for (std::size_t i = 0; i < sizeof bits_; ++i) bits_[i] = static_cast<std::uint8_t>(v >> (8 * i));
+  }
+
+  std::uint8_t bits_[6] = {};
+};
+
+/// An error code, the field it concerns (may be none) and one number that completes the
+/// message (a limit, an expected amount, a needed size). 16 bytes; allocates nothing.
 class error {
  public:
   /// No error: errc::ok.
   constexpr error() noexcept = default;
-  /// `code` with no field path, and `detail` (see errc for what it means per code).
-  constexpr error(errc code, std::int64_t detail = 0) noexcept : code_(code), detail_(detail) {}
-  /// `code` at field `path` (copied), and `detail`.
-  error(errc code, const field_path& path, std::int64_t detail = 0) noexcept
-      : code_(code), detail_(detail), path_(path) {}
+  /// `code` with no field, and `detail` (see errc for what it means per code).
+  constexpr error(errc code, std::int64_t detail = 0) noexcept
+      : detail_(detail), code_(static_cast<std::uint16_t>(code)) {}
+  /// `code` at field `where`, and `detail`.
+  constexpr error(errc code, field_ref where, std::int64_t detail = 0) noexcept
+      : detail_(detail), code_(static_cast<std::uint16_t>(code)), where_(where) {}
+  /// `code` about call parameter `p` (e.g. parameter::order_id), and `detail`.
+  constexpr error(errc code, parameter p, std::int64_t detail = 0) noexcept
+      : error(code, field_ref::of(p), detail) {}
 
   /// True when code() is errc::ok.
-  constexpr bool ok() const noexcept { return code_ == errc::ok; }
+  constexpr bool ok() const noexcept { return code_ == 0; }
   /// What went wrong.
-  constexpr errc code() const noexcept { return code_; }
+  constexpr errc code() const noexcept { return static_cast<errc>(code_); }
   /// The number that completes the message: a limit, an expected amount, a needed size, a
   /// platform code (see errc); 0 when the code has none.
   constexpr std::int64_t detail() const noexcept { return detail_; }
-  /// The field concerned, e.g. "order_lines[2].quantity_unit"; empty when none. Points into
-  /// this object.
-  constexpr std::string_view path() const noexcept { return path_.view(); }
+  /// The field concerned, compactly; empty() when none.
+  constexpr field_ref where() const noexcept { return where_; }
+  /// The field concerned as text, e.g. "order_lines[2].quantity_unit"; empty when none.
+  field_path path() const noexcept { return where_.text(); }
   /// code() as a std::error_code (kom::error_category()).
-  std::error_code error_code() const noexcept { return make_error_code(code_); }
+  std::error_code error_code() const noexcept { return make_error_code(code()); }
 
   /// Writes the whole message, e.g. "order_lines[2].quantity_unit: longer than 10 characters".
   /// Cut at `out`'s capacity like any buffer_writer output; allocates nothing.
   void write_message(buffer_writer& out) const noexcept {
-    if (!path_.view().empty()) {
-      out.append(path_.view());
+    const field_path path = where_.text();
+    if (!path.empty()) {
+      out.append(path.view());
       out.append(": ");
     }
-    switch (code_) {
+    const errc code = this->code();
+    switch (code) {
       case errc::too_long: number_rule(out, "longer than ", " characters"); break;
       case errc::below_minimum: number_rule(out, "less than ", ""); break;
       case errc::above_maximum: number_rule(out, "greater than ", ""); break;
@@ -266,10 +412,10 @@ class error {
       case errc::json_text_overflow: number_rule(out, "text storage of ", " bytes full"); break;
       case errc::line_total_mismatch:
       case errc::captured_amount_mismatch:
-        out.append(rule_text(code_));
+        out.append(rule_text(code));
         number_rule(out, " (", ")");
         break;
-      default: out.append(rule_text(code_)); break;
+      default: out.append(rule_text(code)); break;
     }
   }
 
@@ -291,10 +437,12 @@ class error {
     out.append(after);
   }
 
-  errc code_ = errc::ok;
   std::int64_t detail_ = 0;
-  field_path path_;
+  std::uint16_t code_ = 0;
+  field_ref where_;
 };
+
+static_assert(sizeof(field_ref) == 6, "a field reference is six bytes");
 
 /// A value or an error. T must be default-constructible. Allocates nothing.
 template <class T>

@@ -17,7 +17,7 @@
 #include <cstddef>
 #include <cstring>
 
-#include "kom/outbox.hpp"
+#include "kom/record_log.hpp"
 
 namespace kom {
 

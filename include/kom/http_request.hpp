@@ -1,5 +1,5 @@
-// kom/http_request.hpp: complete HTTP/1.1 requests for every Order Management call kom covers,
-// written into the caller's buffer through one buffer_writer.
+// kom/http_request.hpp: complete HTTP/1.1 requests for every Order Management call kom covers
+// (kom/operations.hpp), written into the caller's buffer through one buffer_writer.
 //
 // Everything the caller gives is checked before a byte is written: path ids, header values,
 // credentials, and the body (kom/validate.hpp). A request that fails writes nothing; a buffer
@@ -12,7 +12,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
-#include <type_traits>
 
 #include "kom/buffer_writer.hpp"
 #include "kom/config.hpp"
@@ -22,6 +21,7 @@
 #include "kom/json_body.hpp"
 #include "kom/json_writer.hpp"
 #include "kom/model.hpp"
+#include "kom/operations.hpp"
 #include "kom/validate.hpp"
 
 namespace kom {
@@ -50,16 +50,6 @@ struct request_config {
   user_agent_info user_agent;       ///< parts of the User-Agent header
 };
 
-/// The calls kom covers.
-enum class operation : std::uint8_t {
-  capture,               ///< POST /ordermanagement/v1/orders/{order_id}/captures
-  get_capture,           ///< GET  …/orders/{order_id}/captures/{capture_id}
-  list_captures,         ///< GET  …/orders/{order_id}/captures
-  append_shipping_info,  ///< POST …/captures/{capture_id}/shipping-info
-  trigger_send_out,      ///< POST …/captures/{capture_id}/trigger-send-out
-  get_order,             ///< GET  …/orders/{order_id}
-};
-
 namespace limits {
 /// Longest order or capture id (characters A-Z a-z 0-9 - . _ ~); longer: invalid_path_id.
 inline constexpr std::size_t max_path_id = 255;
@@ -72,10 +62,8 @@ inline constexpr std::size_t max_header_value = 1024;
 
 namespace detail {
 
-inline error header_error(errc code, std::string_view field, std::int64_t detail = 0) noexcept {
-  field_path path;
-  path.append(field);
-  return {code, path, detail};
+inline error header_error(errc code, parameter field, std::int64_t detail = 0) noexcept {
+  return {code, field, detail};
 }
 
 // Order and capture ids go into the path as they are: 1..255 unreserved characters
@@ -86,7 +74,7 @@ inline constexpr bool ascii_alnum(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-inline error check_path_id(std::string_view field, std::string_view id) noexcept {
+inline error check_path_id(parameter field, std::string_view id) noexcept {
   if (id.empty() || id.size() > limits::max_path_id) return header_error(errc::invalid_path_id, field);
   if (id == "." || id == "..") return header_error(errc::invalid_path_id, field);
   for (char c : id) {
@@ -98,7 +86,7 @@ inline error check_path_id(std::string_view field, std::string_view id) noexcept
 
 // A caller's header value: visible ASCII and (unless `no_space`) spaces. CR, LF, NUL, other
 // controls and non-ASCII bytes could split or smuggle headers.
-inline error check_header_value(std::string_view field, std::string_view value, bool required,
+inline error check_header_value(parameter field, std::string_view value, bool required,
                                 bool no_space = false) noexcept {
   if (required && value.empty()) return header_error(errc::required, field);
   if (value.size() > limits::max_header_value)
@@ -112,8 +100,8 @@ inline error check_header_value(std::string_view field, std::string_view value, 
 
 // Username and password travel inside base64, so any UTF-8 is safe there; control
 // characters are still refused, since no real credential holds them.
-inline error check_secret(std::string_view field, std::string_view value) noexcept {
-  if (value.empty()) return header_error(errc::missing_credentials, "credentials");
+inline error check_secret(parameter field, std::string_view value) noexcept {
+  if (value.empty()) return header_error(errc::missing_credentials, parameter::credentials);
   if (value.size() > limits::max_header_value)
     return header_error(errc::too_long, field, static_cast<std::int64_t>(limits::max_header_value));
   for (char c : value) {
@@ -127,33 +115,33 @@ inline error check_secret(std::string_view field, std::string_view value) noexce
 // name or an IPv4 address, 1..253 characters of A-Z a-z 0-9 - . _ (underscore for internal
 // names). '/', '@', ':', '?', '#' and '%' could make it a URL that means another server.
 inline error check_host(std::string_view host) noexcept {
-  if (host.empty()) return header_error(errc::required, "server.host");
+  if (host.empty()) return header_error(errc::required, parameter::server_host);
   if (host.size() > limits::max_host)
-    return header_error(errc::too_long, "server.host", static_cast<std::int64_t>(limits::max_host));
+    return header_error(errc::too_long, parameter::server_host, static_cast<std::int64_t>(limits::max_host));
   for (char c : host) {
     const bool name_char = ascii_alnum(c) || c == '-' || c == '.' || c == '_';
-    if (!name_char) return header_error(errc::invalid_header_value, "server.host");
+    if (!name_char) return header_error(errc::invalid_header_value, parameter::server_host);
   }
   return {};
 }
 
 inline error check_config(const request_config& c) noexcept {
   if (auto e = check_host(c.server.host); !e.ok()) return e;
-  if (c.server.port == 0) return header_error(errc::below_minimum, "server.port", 1);
+  if (c.server.port == 0) return header_error(errc::below_minimum, parameter::server_port, 1);
   const credentials& k = c.credentials;
   if (!k.api_key.empty()) {
-    if (auto e = check_header_value("credentials.api_key", k.api_key, true, true); !e.ok()) return e;
+    if (auto e = check_header_value(parameter::credentials_api_key, k.api_key, true, true); !e.ok()) return e;
   } else {
-    if (auto e = check_secret("credentials.username", k.username); !e.ok()) return e;
-    if (auto e = check_secret("credentials.password", k.password); !e.ok()) return e;
+    if (auto e = check_secret(parameter::credentials_username, k.username); !e.ok()) return e;
+    if (auto e = check_secret(parameter::credentials_password, k.password); !e.ok()) return e;
     // RFC 7617: a user-id with a colon could not be told apart from the password.
     if (k.username.find(':') != std::string_view::npos)
-      return header_error(errc::invalid_header_value, "credentials.username");
+      return header_error(errc::invalid_header_value, parameter::credentials_username);
   }
   const user_agent_info& ua = c.user_agent;
-  if (auto e = check_header_value("user_agent.os", ua.os, false, true); !e.ok()) return e;
-  if (auto e = check_header_value("user_agent.pos_model", ua.pos_model, false, true); !e.ok()) return e;
-  if (auto e = check_header_value("user_agent.firmware", ua.firmware, false, true); !e.ok()) return e;
+  if (auto e = check_header_value(parameter::user_agent_os, ua.os, false, true); !e.ok()) return e;
+  if (auto e = check_header_value(parameter::user_agent_pos_model, ua.pos_model, false, true); !e.ok()) return e;
+  if (auto e = check_header_value(parameter::user_agent_firmware, ua.firmware, false, true); !e.ok()) return e;
   return {};
 }
 
@@ -191,55 +179,55 @@ inline void append_header(buffer_writer& out, std::string_view name, std::string
   out.append("\r\n");
 }
 
-struct request_line {
-  std::string_view method;
-  std::string_view order_id;
-  std::string_view capture_id;  // empty: the path ends at the order or its captures
-  std::string_view tail;        // "", "/captures", "/shipping-info", "/trigger-send-out"
-};
-
-// The path of an operation: /ordermanagement/v1/orders/{order_id}[/captures[/{capture_id}[/tail]]]
-inline request_line line_of(operation op, std::string_view order_id, std::string_view capture_id) noexcept {
-  switch (op) {
-    case operation::capture: return {"POST", order_id, {}, "/captures"};
-    case operation::get_capture: return {"GET", order_id, capture_id, ""};
-    case operation::list_captures: return {"GET", order_id, {}, "/captures"};
-    case operation::append_shipping_info: return {"POST", order_id, capture_id, "/shipping-info"};
-    case operation::trigger_send_out: return {"POST", order_id, capture_id, "/trigger-send-out"};
-    case operation::get_order: break;
+// The path of a call (kom/operations.hpp):
+// /ordermanagement/v1/orders/{order_id}[/captures/{capture_id}]{tail}. The log line writes it too.
+inline void append_path(buffer_writer& out, const operation_info& row, std::string_view order_id,
+                        std::string_view capture_id) noexcept {
+  out.append("/ordermanagement/v1/orders/");
+  out.append(order_id);
+  if (row.capture_id) {
+    out.append("/captures/");
+    out.append(capture_id);
   }
-  return {"GET", order_id, {}, ""};
+  out.append(row.tail);
 }
 
 // The body writer of a request: none, or one of the validated bodies of json_body.hpp.
 struct no_body {};
 
+// The body_kind (kom/operations.hpp) of each body type, so that a call's row and the body
+// it is given are checked against each other when the request writer is instantiated.
+template <class Body> struct body_kind_of;
+template <> struct body_kind_of<no_body> { static constexpr body_kind value = body_kind::none; };
+template <> struct body_kind_of<capture_request> { static constexpr body_kind value = body_kind::capture_request; };
+template <> struct body_kind_of<shipping_info_update> { static constexpr body_kind value = body_kind::shipping_info_update; };
+
 inline error validate_body(const no_body&, const validation_options&) noexcept { return {}; }
 inline error validate_body(const capture_request& r, const validation_options& o) noexcept { return validate(r, o); }
 inline error validate_body(const shipping_info_update& u, const validation_options&) noexcept { return validate(u); }
 
-// Writes head and body. Inputs are validated first; nothing is written when they are not valid.
+// Writes head and body of the call `row` describes. Inputs are validated first; nothing is
+// written when they are not valid. `keyless_post`: a keyed call sent without its
+// Klarna-Idempotency-Key (the client's post_options::without_key). The row is read at run
+// time, so every call with the same body type shares one copy of this code (firmware flash).
 template <class Body>
-result<std::size_t> write_request(buffer_writer& out, const request_config& config, operation op,
+result<std::size_t> write_request(buffer_writer& out, const request_config& config, const operation_info& row,
                                   std::string_view order_id, std::string_view capture_id,
                                   std::string_view idempotency_key, const Body& body,
                                   const validation_options& options, bool keyless_post = false) noexcept {
-  const request_line line = line_of(op, order_id, capture_id);
-  const bool post = line.method == "POST";
-  const bool has_capture_id = op == operation::get_capture || op == operation::append_shipping_info ||
-                              op == operation::trigger_send_out;
-  if (auto e = check_path_id("order_id", order_id); !e.ok()) return e;
-  if (has_capture_id) {
-    if (auto e = check_path_id("capture_id", capture_id); !e.ok()) return e;
+  if (auto e = check_path_id(parameter::order_id, order_id); !e.ok()) return e;
+  if (row.capture_id) {
+    if (auto e = check_path_id(parameter::capture_id, capture_id); !e.ok()) return e;
   }
   // Every public builder requires a key; only the client's explicit keyless mode sends none.
-  if (post && !keyless_post) {
-    if (auto e = check_header_value("idempotency_key", idempotency_key, true, true); !e.ok()) return e;
+  const bool send_key = row.idempotency_key && !keyless_post;
+  if (send_key) {
+    if (auto e = check_header_value(parameter::idempotency_key, idempotency_key, true, true); !e.ok()) return e;
   }
   if (auto e = check_config(config); !e.ok()) return e;
   if (auto e = validate_body(body, options); !e.ok()) return e;
 
-  constexpr bool has_body = !std::is_same<Body, no_body>::value;
+  constexpr bool has_body = body_kind_of<Body>::value != body_kind::none;
   std::size_t body_size = 0;
   if constexpr (has_body) {
     buffer_writer measure(measure_only);
@@ -249,14 +237,9 @@ result<std::size_t> write_request(buffer_writer& out, const request_config& conf
   }
 
   const std::size_t start = out.size();
-  out.append(line.method);
-  out.append(" /ordermanagement/v1/orders/");
-  out.append(line.order_id);
-  if (has_capture_id) {
-    out.append("/captures/");
-    out.append(line.capture_id);
-  }
-  out.append(line.tail);
+  out.append(row.method);
+  out.put(' ');
+  append_path(out, row, order_id, capture_id);
   out.append(" HTTP/1.1\r\nHost: ");
   out.append(config.server.host);
   if (config.server.port != 443) {
@@ -287,12 +270,12 @@ result<std::size_t> write_request(buffer_writer& out, const request_config& conf
   out.append("\r\n");
   append_header(out, "Accept", "application/json");
   if (has_body) append_header(out, "Content-Type", "application/json");
-  if (post) {
+  if (row.post()) {
     out.append("Content-Length: ");
     out.append_uint(body_size);
     out.append("\r\n");
-    if (!keyless_post) append_header(out, "Klarna-Idempotency-Key", idempotency_key);
   }
+  if (send_key) append_header(out, "Klarna-Idempotency-Key", idempotency_key);
   out.append("Connection: keep-alive\r\n\r\n");
   if constexpr (has_body) {
     json_writer w(out);
@@ -304,6 +287,16 @@ result<std::size_t> write_request(buffer_writer& out, const request_config& conf
     return error(errc::buffer_too_small, static_cast<std::int64_t>(out.size()));
   }
   return out.size() - start;
+}
+
+// Call Op with its body: what the row names and what is given are checked against each other
+// when this is compiled.
+template <operation Op, class Body>
+result<std::size_t> write_call(buffer_writer& out, const request_config& config, std::string_view order_id,
+                               std::string_view capture_id, std::string_view idempotency_key, const Body& body,
+                               const validation_options& options, bool keyless_post = false) noexcept {
+  static_assert(body_kind_of<Body>::value == info_of(Op).body, "the body given is not the one this call's row names");
+  return write_request(out, config, info_of(Op), order_id, capture_id, idempotency_key, body, options, keyless_post);
 }
 
 }  // namespace detail
@@ -318,19 +311,19 @@ inline result<std::size_t> write_capture_request(buffer_writer& out, const reque
                                                  std::string_view order_id, const capture_request& capture,
                                                  std::string_view idempotency_key,
                                                  const validation_options& options = {}) noexcept {
-  return detail::write_request(out, config, operation::capture, order_id, {}, idempotency_key, capture, options);
+  return detail::write_call<operation::capture>(out, config, order_id, {}, idempotency_key, capture, options);
 }
 
 /// GET …/orders/{order_id}/captures/{capture_id}.
 inline result<std::size_t> write_get_capture_request(buffer_writer& out, const request_config& config,
                                                      std::string_view order_id, std::string_view capture_id) noexcept {
-  return detail::write_request(out, config, operation::get_capture, order_id, capture_id, {}, detail::no_body{}, {});
+  return detail::write_call<operation::get_capture>(out, config, order_id, capture_id, {}, detail::no_body{}, {});
 }
 
 /// GET …/orders/{order_id}/captures.
 inline result<std::size_t> write_list_captures_request(buffer_writer& out, const request_config& config,
                                                        std::string_view order_id) noexcept {
-  return detail::write_request(out, config, operation::list_captures, order_id, {}, {}, detail::no_body{}, {});
+  return detail::write_call<operation::list_captures>(out, config, order_id, {}, {}, detail::no_body{}, {});
 }
 
 /// POST …/captures/{capture_id}/shipping-info: appends 1..500 shipping entries.
@@ -338,22 +331,22 @@ inline result<std::size_t> write_shipping_info_request(buffer_writer& out, const
                                                        std::string_view order_id, std::string_view capture_id,
                                                        const shipping_info_update& update,
                                                        std::string_view idempotency_key) noexcept {
-  return detail::write_request(out, config, operation::append_shipping_info, order_id, capture_id, idempotency_key,
-                               update, {});
+  return detail::write_call<operation::append_shipping_info>(out, config, order_id, capture_id, idempotency_key,
+                                                             update, {});
 }
 
 /// POST …/captures/{capture_id}/trigger-send-out: no body, Content-Length: 0.
 inline result<std::size_t> write_trigger_send_out_request(buffer_writer& out, const request_config& config,
                                                           std::string_view order_id, std::string_view capture_id,
                                                           std::string_view idempotency_key) noexcept {
-  return detail::write_request(out, config, operation::trigger_send_out, order_id, capture_id, idempotency_key,
-                               detail::no_body{}, {});
+  return detail::write_call<operation::trigger_send_out>(out, config, order_id, capture_id, idempotency_key,
+                                                         detail::no_body{}, {});
 }
 
 /// GET …/orders/{order_id}.
 inline result<std::size_t> write_get_order_request(buffer_writer& out, const request_config& config,
                                                    std::string_view order_id) noexcept {
-  return detail::write_request(out, config, operation::get_order, order_id, {}, {}, detail::no_body{}, {});
+  return detail::write_call<operation::get_order>(out, config, order_id, {}, {}, detail::no_body{}, {});
 }
 
 /// Wipes a buffer that held a request (its Authorization header) once it is sent, in a way

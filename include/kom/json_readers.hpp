@@ -39,6 +39,7 @@
 
 #include "kom/detail/sax_reader.hpp"
 #include "kom/error.hpp"
+#include "kom/fields.hpp"
 #include "kom/model.hpp"
 #include "kom/response_model.hpp"
 
@@ -54,379 +55,267 @@ struct read_options {
 
 namespace detail {
 
-// ---- capture (and list of captures) --------------------------------------------------------
-namespace capture_keys {
-enum node : std::uint8_t { capture, line, identifiers, subscription, shipping, billing, shipping_address, capture_list };
-enum field : std::uint8_t {
-  capture_id, klarna_reference, captured_amount, captured_at, description, reference, refunded_amount,
-  type, line_reference, name, quantity, quantity_unit, unit_price, tax_rate, total_amount,
-  total_discount_amount, total_tax_amount, merchant_data, product_url, image_url,
-  brand, category_path, global_trade_item_number, manufacturer_part_number, color, size,
-  subscription_name, interval, interval_count,
-  shipping_company, shipping_method, tracking_number, tracking_uri, return_shipping_company,
-  return_tracking_number, return_tracking_uri,
-  given_name, family_name, title, street_address, street_address2, postal_code, city, region,
-  country, email, phone
+// ---- described types (captures, orders) -------------------------------------------------------
+// The keys each reader knows come from kom/fields.hpp: a table per type, made at compile time.
+
+template <class T>
+struct type_tag {
+  using type = T;
 };
 
-using s = json_slot;
-inline constexpr json_field capture_fields[] = {
-    {"capture_id", s::text, capture_id},
-    {"klarna_reference", s::text, klarna_reference},
-    {"captured_amount", s::integer, captured_amount},
-    {"captured_at", s::text, captured_at},
-    {"description", s::text, description},
-    {"reference", s::text, reference},
-    {"refunded_amount", s::integer, refunded_amount},
-    {"order_lines", s::object_list, line},
-    {"shipping_info", s::object_list, shipping},
-    {"billing_address", s::object, billing},
-    {"shipping_address", s::object, shipping_address},
-};
-inline constexpr json_field line_fields[] = {
-    {"type", s::token, type},
-    {"reference", s::text, line_reference},
-    {"name", s::text, name},
-    {"quantity", s::integer, quantity},
-    {"quantity_unit", s::text, quantity_unit},
-    {"unit_price", s::integer, unit_price},
-    {"tax_rate", s::integer, tax_rate},
-    {"total_amount", s::integer, total_amount},
-    {"total_discount_amount", s::integer, total_discount_amount},
-    {"total_tax_amount", s::integer, total_tax_amount},
-    {"merchant_data", s::text, merchant_data},
-    {"product_url", s::text, product_url},
-    {"image_url", s::text, image_url},
-    {"product_identifiers", s::object, identifiers},
-    {"subscription", s::object, node::subscription},
-};
-inline constexpr json_field identifier_fields[] = {
-    {"brand", s::text, brand},
-    {"category_path", s::text, category_path},
-    {"global_trade_item_number", s::text, global_trade_item_number},
-    {"manufacturer_part_number", s::text, manufacturer_part_number},
-    {"color", s::text, color},
-    {"size", s::text, size},
-};
-inline constexpr json_field subscription_fields[] = {
-    {"name", s::text, subscription_name},
-    {"interval", s::token, interval},
-    {"interval_count", s::integer, interval_count},
-};
-inline constexpr json_field shipping_fields[] = {
-    {"shipping_company", s::text, shipping_company},
-    {"shipping_method", s::token, shipping_method},
-    {"tracking_number", s::text, tracking_number},
-    {"tracking_uri", s::text, tracking_uri},
-    {"return_shipping_company", s::text, return_shipping_company},
-    {"return_tracking_number", s::text, return_tracking_number},
-    {"return_tracking_uri", s::text, return_tracking_uri},
-};
-inline constexpr json_field address_fields[] = {
-    {"given_name", s::text, given_name},
-    {"family_name", s::text, family_name},
-    {"title", s::text, title},
-    {"street_address", s::text, street_address},
-    {"street_address2", s::text, street_address2},
-    {"postal_code", s::text, postal_code},
-    {"city", s::text, city},
-    {"region", s::text, region},
-    {"country", s::text, country},
-    {"email", s::text, email},
-    {"phone", s::text, phone},
-};
-}  // namespace capture_keys
+// Calls f(type_tag<T>{}) for the response type numbered `t`; nothing for any other.
+template <class F>
+void with_read_type(model_type t, F&& f) noexcept {
+  switch (t) {
+    case model_type::capture: return f(type_tag<capture>{});
+    case model_type::order_line: return f(type_tag<order_line>{});
+    case model_type::product_identifiers: return f(type_tag<product_identifiers>{});
+    case model_type::subscription: return f(type_tag<subscription>{});
+    case model_type::shipping_info: return f(type_tag<shipping_info>{});
+    case model_type::address: return f(type_tag<address>{});
+    case model_type::order: return f(type_tag<order>{});
+    case model_type::order_capture: return f(type_tag<order_capture>{});
+    default: return;
+  }
+}
 
-// Places a capture's values; one capture (read_capture) or an array of them (read_captures),
-// with lines, shipping entries and their parts taken in turn from one shared storage.
-namespace ck = capture_keys;
+template <class D>
+constexpr json_field json_field_of(const D& d, std::size_t index) noexcept {
+  json_field f{d.name, json_slot::text, static_cast<std::uint8_t>(index), static_cast<std::uint8_t>(index)};
+  if constexpr (D::kind == field_kind::enumeration) {
+    f.slot = d.text != nullptr ? json_slot::text : json_slot::token;  // the text is kept only where asked
+  } else if constexpr (D::kind == field_kind::integer || D::kind == field_kind::optional_integer) {
+    f.slot = json_slot::integer;
+  } else if constexpr (D::kind == field_kind::object || D::kind == field_kind::embedded ||
+                       D::kind == field_kind::list) {
+    f.slot = D::kind == field_kind::list ? json_slot::object_list : json_slot::object;
+    f.id = static_cast<std::uint8_t>(fields_of<child_of<D>>::type);
+  }
+  return f;
+}
 
-class capture_schema {
+// T's keys as the SAX reader sees them.
+template <class T>
+struct json_table {
+  static constexpr std::size_t size = field_count<T>();
+  struct array {
+    json_field items[size];
+  };
+  static constexpr array make() noexcept {
+    array a{};
+    std::size_t i = 0;
+    fields_of<T>::visit([&](const auto& d) {
+      a.items[i] = json_field_of(d, i);
+      ++i;
+    });
+    return a;
+  }
+  static constexpr array fields = make();
+};
+
+// Where the objects a read creates go, by type.
+struct read_pools {
+  item_pool<capture> captures;
+  item_pool<order_line> lines;
+  item_pool<shipping_info> shipping;
+  item_pool<product_identifiers> identifiers;
+  item_pool<subscription> subscriptions;
+  item_pool<order_capture> order_captures;
+
+  item_pool<capture>& of(type_tag<capture>) noexcept { return captures; }
+  item_pool<order_line>& of(type_tag<order_line>) noexcept { return lines; }
+  item_pool<shipping_info>& of(type_tag<shipping_info>) noexcept { return shipping; }
+  item_pool<product_identifiers>& of(type_tag<product_identifiers>) noexcept { return identifiers; }
+  item_pool<subscription>& of(type_tag<subscription>) noexcept { return subscriptions; }
+  item_pool<order_capture>& of(type_tag<order_capture>) noexcept { return order_captures; }
+  template <class T>
+  item_pool<T>* find(type_tag<T> t) noexcept {
+    if constexpr (std::is_same_v<T, address> || std::is_same_v<T, order>) {
+      (void)t;
+      return nullptr;  // held by value or the root: no pool
+    } else {
+      return &of(t);
+    }
+  }
+};
+
+// Places values by the descriptions: one schema for every described response. The root is
+// one object (`root`) or, with `root` null, a list whose items come from the pool of `type`.
+class described_schema {
  public:
-  capture_schema(capture* items, std::size_t capacity, bool is_list, const capture_storage_ref& storage) noexcept
-      : items_(items), capacity_(items ? capacity : 0), is_list_(is_list), storage_(storage) {}
+  described_schema(model_type type, void* root, const read_pools& pools) noexcept
+      : root_type_(type), root_(root), pools_(pools) {}
 
   json_field root() const noexcept {
-    return is_list_ ? json_field{"", json_slot::object_list, ck::capture} : json_field{"", json_slot::object, ck::capture};
+    return {"", root_ != nullptr ? json_slot::object : json_slot::object_list, static_cast<std::uint8_t>(root_type_), 0};
   }
 
   list_view<json_field> fields(std::uint8_t node) const noexcept {
-    switch (node) {
-      case ck::capture: return ck::capture_fields;
-      case ck::line: return ck::line_fields;
-      case ck::identifiers: return ck::identifier_fields;
-      case ck::subscription: return ck::subscription_fields;
-      case ck::shipping: return ck::shipping_fields;
-      case ck::billing:
-      case ck::shipping_address: return ck::address_fields;
-      default: return {};
-    }
+    list_view<json_field> out;
+    with_read_type(static_cast<model_type>(node), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      out = list_view<json_field>(json_table<T>::fields.items, json_table<T>::size);
+    });
+    return out;
   }
 
-  std::size_t capacity(std::uint8_t node) const noexcept {
-    switch (node) {
-      case ck::capture: return capacity_;
-      case ck::line: return storage_.lines_capacity;
-      case ck::shipping: return storage_.shipping_capacity;
-      case ck::identifiers: return storage_.identifiers_capacity;
-      case ck::subscription: return storage_.subscriptions_capacity;
-      default: return 0;
-    }
+  std::size_t capacity(const json_field& f) const noexcept {
+    std::size_t n = 0;
+    with_read_type(static_cast<model_type>(f.id), [&](auto tag) {
+      if (auto* pool = pools_.find(tag)) n = pool->capacity;
+    });
+    return n;
   }
 
-  bool open_object(std::uint8_t node) noexcept {
-    switch (node) {
-      case ck::capture:
-        if (count_ >= capacity_) return false;
-        current_ = &items_[count_++];
-        *current_ = capture{};
-        return true;
-      case ck::line:
-        if (!take(storage_.lines, lines_used_, storage_.lines_capacity)) return false;
-        line_ = &storage_.lines[lines_used_ - 1];
-        *line_ = order_line{};
-        current_->order_lines = {storage_.lines + lines_start_, lines_used_ - lines_start_};
-        return true;
-      case ck::shipping:
-        if (!take(storage_.shipping, shipping_used_, storage_.shipping_capacity)) return false;
-        shipping_ = &storage_.shipping[shipping_used_ - 1];
-        *shipping_ = ::kom::shipping_info{};
-        current_->shipping_info = {storage_.shipping + shipping_start_, shipping_used_ - shipping_start_};
-        return true;
-      case ck::identifiers:
-        if (!take(storage_.identifiers, identifiers_used_, storage_.identifiers_capacity)) return false;
-        identifiers_ = &storage_.identifiers[identifiers_used_ - 1];
-        *identifiers_ = product_identifiers{};
-        line_->product_identifiers = identifiers_;
-        return true;
-      case ck::subscription:
-        if (!take(storage_.subscriptions, subscriptions_used_, storage_.subscriptions_capacity)) return false;
-        subscription_ = &storage_.subscriptions[subscriptions_used_ - 1];
-        *subscription_ = ::kom::subscription{};
-        line_->subscription = subscription_;
-        return true;
-      case ck::billing:
-        address_ = &current_->billing_address;
-        *address_ = address{};
-        return true;
-      case ck::shipping_address:
-        address_ = &current_->shipping_address;
-        *address_ = address{};
-        return true;
-      default: return true;
+  bool open_object(const json_field& f) noexcept {
+    if (depth_ == max_depth) return false;  // not reached: deeper than any description
+    if (depth_ == 0) {
+      if (root_ != nullptr) return push(root_type_, root_);
+      bool ok = false;
+      with_read_type(root_type_, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        if (auto* pool = pools_.find(tag)) {
+          if (T* item = pool->take(1)) {
+            *item = T{};
+            ok = push(root_type_, item);
+          }
+        }
+      });
+      return ok;
     }
+    bool ok = false;
+    frame& owner = frames_[depth_ - 1];
+    with_read_type(owner.type, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      T& object = *static_cast<T*>(owner.object);
+      visit_field<T>(f.index, [&](const auto& d) { ok = open_child(object, d, owner.list_start); });
+    });
+    return ok;
   }
 
-  void close_object(std::uint8_t node) noexcept {
-    if (node == ck::capture) current_ = nullptr;  // a capture skipped next is not this one's
+  void close_object(const json_field&) noexcept {
+    if (depth_ != 0) --depth_;
   }
 
   // A list that appears again replaces the earlier one, as a repeated field would.
-  void open_list(std::uint8_t node) noexcept {
-    if (node == ck::line) {
-      lines_start_ = lines_used_;
-      current_->order_lines = {};
-    } else if (node == ck::shipping) {
-      shipping_start_ = shipping_used_;
-      current_->shipping_info = {};
-    }
+  void open_list(const json_field& f) noexcept {
+    if (depth_ == 0) return;  // the root list: items come from the pool in order
+    frame& owner = frames_[depth_ - 1];
+    with_read_type(owner.type, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      T& object = *static_cast<T*>(owner.object);
+      visit_field<T>(f.index, [&](const auto& d) {
+        using D = std::decay_t<decltype(d)>;
+        if constexpr (D::kind == field_kind::list) {
+          if (auto* pool = pools_.find(type_tag<child_of<D>>{})) owner.list_start = pool->used;
+          object.*d.member = {};
+        }
+      });
+    });
   }
-  void close_list(std::uint8_t) noexcept {}
-  bool open_text_item(std::uint8_t) noexcept { return false; }  // no text lists in a capture
+  void close_list(const json_field&) noexcept {}
+  bool open_text_item(const json_field&) noexcept { return false; }  // no text lists in these types
 
-  void text(std::uint8_t field, std::string_view v) noexcept {
-    capture& c = *current_;
-    switch (field) {
-      case ck::capture_id: c.capture_id = v; break;
-      case ck::klarna_reference: c.klarna_reference = v; break;
-      case ck::captured_at: c.captured_at = v; break;
-      case ck::description: c.description = v; break;
-      case ck::reference: c.reference = v; break;
-      case ck::type: line_->type = order_line_type_from_string(v); break;
-      case ck::line_reference: line_->reference = v; break;
-      case ck::name: line_->name = v; break;
-      case ck::quantity_unit: line_->quantity_unit = v; break;
-      case ck::merchant_data: line_->merchant_data = v; break;
-      case ck::product_url: line_->product_url = v; break;
-      case ck::image_url: line_->image_url = v; break;
-      case ck::brand: identifiers_->brand = v; break;
-      case ck::category_path: identifiers_->category_path = v; break;
-      case ck::global_trade_item_number: identifiers_->global_trade_item_number = v; break;
-      case ck::manufacturer_part_number: identifiers_->manufacturer_part_number = v; break;
-      case ck::color: identifiers_->color = v; break;
-      case ck::size: identifiers_->size = v; break;
-      case ck::subscription_name: subscription_->name = v; break;
-      case ck::interval: subscription_->interval = subscription_interval_from_string(v); break;
-      case ck::shipping_company: shipping_->shipping_company = v; break;
-      case ck::shipping_method: shipping_->shipping_method = shipping_method_from_string(v); break;
-      case ck::tracking_number: shipping_->tracking_number = v; break;
-      case ck::tracking_uri: shipping_->tracking_uri = v; break;
-      case ck::return_shipping_company: shipping_->return_shipping_company = v; break;
-      case ck::return_tracking_number: shipping_->return_tracking_number = v; break;
-      case ck::return_tracking_uri: shipping_->return_tracking_uri = v; break;
-      case ck::given_name: address_->given_name = v; break;
-      case ck::family_name: address_->family_name = v; break;
-      case ck::title: address_->title = v; break;
-      case ck::street_address: address_->street_address = v; break;
-      case ck::street_address2: address_->street_address2 = v; break;
-      case ck::postal_code: address_->postal_code = v; break;
-      case ck::city: address_->city = v; break;
-      case ck::region: address_->region = v; break;
-      case ck::country: address_->country = v; break;
-      case ck::email: address_->email = v; break;
-      case ck::phone: address_->phone = v; break;
-      default: break;
-    }
+  void text(const json_field& f, std::string_view v) noexcept {
+    place(f, [&](auto& object, const auto& d) {
+      using D = std::decay_t<decltype(d)>;
+      if constexpr (D::kind == field_kind::text) {
+        object.*d.member = v;
+      } else if constexpr (D::kind == field_kind::enumeration) {
+        object.*d.member = enum_from_spelling<typename D::enum_type>(v);
+        if (d.text != nullptr) object.*d.text = v;
+      }
+    });
   }
 
-  void integer(std::uint8_t field, std::int64_t v) noexcept {
-    switch (field) {
-      case ck::captured_amount: current_->captured_amount = v; break;
-      case ck::refunded_amount: current_->refunded_amount = v; break;
-      case ck::quantity: line_->quantity = v; break;
-      case ck::unit_price: line_->unit_price = v; break;
-      case ck::tax_rate: line_->tax_rate = v; break;
-      case ck::total_amount: line_->total_amount = v; break;
-      case ck::total_discount_amount: line_->total_discount_amount = v; break;
-      case ck::total_tax_amount: line_->total_tax_amount = v; break;
-      case ck::interval_count: subscription_->interval_count = v; break;
-      default: break;
-    }
+  void integer(const json_field& f, std::int64_t v) noexcept {
+    place(f, [&](auto& object, const auto& d) {
+      using D = std::decay_t<decltype(d)>;
+      if constexpr (D::kind == field_kind::integer || D::kind == field_kind::optional_integer) object.*d.member = v;
+    });
   }
 
+  // Something of the capture being read was dropped or cut.
   void mark_truncated() noexcept {
-    if (current_ != nullptr) current_->truncated = true;
-  }
-
-  std::size_t count() const noexcept { return count_; }
-
- private:
-  template <class T>
-  static bool take(const T* array, std::size_t& used, std::size_t capacity) noexcept {
-    if (array == nullptr || used >= capacity) return false;
-    ++used;
-    return true;
-  }
-
-  capture* items_;
-  std::size_t capacity_;
-  bool is_list_;
-  capture_storage_ref storage_;
-  std::size_t count_ = 0;
-  std::size_t lines_used_ = 0, lines_start_ = 0;
-  std::size_t shipping_used_ = 0, shipping_start_ = 0;
-  std::size_t identifiers_used_ = 0, subscriptions_used_ = 0;
-  capture* current_ = nullptr;
-  order_line* line_ = nullptr;
-  ::kom::shipping_info* shipping_ = nullptr;
-  product_identifiers* identifiers_ = nullptr;
-  ::kom::subscription* subscription_ = nullptr;
-  address* address_ = nullptr;
-};
-
-// ---- order ---------------------------------------------------------------------------------
-namespace order_keys {
-enum node : std::uint8_t { order, capture };
-enum field : std::uint8_t {
-  order_id, status, fraud_status, order_amount, original_order_amount, captured_amount,
-  refunded_amount, remaining_authorized_amount, purchase_currency, expires_at,
-  capture_id, klarna_reference, reference, capture_captured_amount, capture_refunded_amount, captured_at
-};
-using s = json_slot;
-inline constexpr json_field order_fields[] = {
-    {"order_id", s::text, order_id},
-    {"status", s::text, status},
-    {"fraud_status", s::text, fraud_status},
-    {"order_amount", s::integer, order_amount},
-    {"original_order_amount", s::integer, original_order_amount},
-    {"captured_amount", s::integer, captured_amount},
-    {"refunded_amount", s::integer, refunded_amount},
-    {"remaining_authorized_amount", s::integer, remaining_authorized_amount},
-    {"purchase_currency", s::text, purchase_currency},
-    {"expires_at", s::text, expires_at},
-    {"captures", s::object_list, node::capture},
-};
-// Only the ids and amounts: a capture's lines, addresses and shipping are skipped here.
-inline constexpr json_field capture_fields[] = {
-    {"capture_id", s::text, capture_id},
-    {"klarna_reference", s::text, klarna_reference},
-    {"reference", s::text, reference},
-    {"captured_amount", s::integer, capture_captured_amount},
-    {"refunded_amount", s::integer, capture_refunded_amount},
-    {"captured_at", s::text, captured_at},
-};
-}  // namespace order_keys
-
-class order_schema {
- public:
-  order_schema(order& out, const order_storage_ref& storage) noexcept : out_(out), storage_(storage) {}
-
-  json_field root() const noexcept { return {"", json_slot::object, order_keys::order}; }
-
-  list_view<json_field> fields(std::uint8_t node) const noexcept {
-    return node == order_keys::order ? list_view<json_field>(order_keys::order_fields)
-                                      : list_view<json_field>(order_keys::capture_fields);
-  }
-  std::size_t capacity(std::uint8_t) const noexcept { return storage_.captures_capacity; }
-
-  bool open_object(std::uint8_t node) noexcept {
-    if (node != order_keys::capture) return true;
-    if (storage_.captures == nullptr || used_ >= storage_.captures_capacity) return false;
-    capture_ = &storage_.captures[used_++];
-    *capture_ = order_capture{};
-    out_.captures = {storage_.captures + start_, used_ - start_};
-    return true;
-  }
-  void close_object(std::uint8_t) noexcept {}
-  void open_list(std::uint8_t) noexcept {
-    start_ = used_;
-    out_.captures = {};
-  }
-  void close_list(std::uint8_t) noexcept {}
-  bool open_text_item(std::uint8_t) noexcept { return false; }
-
-  void text(std::uint8_t field, std::string_view v) noexcept {
-    switch (field) {
-      case order_keys::order_id: out_.order_id = v; break;
-      case order_keys::status:
-        out_.status_text = v;
-        out_.status = order_status_from_string(v);
-        break;
-      case order_keys::fraud_status:
-        out_.fraud_status_text = v;
-        out_.fraud_status = fraud_status_from_string(v);
-        break;
-      case order_keys::purchase_currency: out_.purchase_currency = v; break;
-      case order_keys::expires_at: out_.expires_at = v; break;
-      case order_keys::capture_id: capture_->capture_id = v; break;
-      case order_keys::klarna_reference: capture_->klarna_reference = v; break;
-      case order_keys::reference: capture_->reference = v; break;
-      case order_keys::captured_at: capture_->captured_at = v; break;
-      default: break;
+    for (std::size_t i = depth_; i-- > 0;) {
+      if (frames_[i].type == model_type::capture) {
+        static_cast<capture*>(frames_[i].object)->truncated = true;
+        return;
+      }
     }
   }
 
-  void integer(std::uint8_t field, std::int64_t v) noexcept {
-    switch (field) {
-      case order_keys::order_amount: out_.order_amount = v; break;
-      case order_keys::original_order_amount: out_.original_order_amount = v; break;
-      case order_keys::captured_amount: out_.captured_amount = v; break;
-      case order_keys::refunded_amount: out_.refunded_amount = v; break;
-      case order_keys::remaining_authorized_amount: out_.remaining_authorized_amount = v; break;
-      case order_keys::capture_captured_amount: capture_->captured_amount = v; break;
-      case order_keys::capture_refunded_amount: capture_->refunded_amount = v; break;
-      default: break;
+  // Items taken from the root list's pool.
+  std::size_t root_items() noexcept {
+    std::size_t n = 0;
+    with_read_type(root_type_, [&](auto tag) {
+      if (auto* pool = pools_.find(tag)) n = pool->used;
+    });
+    return n;
+  }
+
+ private:
+  static constexpr std::size_t max_depth = json_reader_limits::max_known_depth;
+
+  struct frame {
+    model_type type;
+    void* object;
+    std::size_t list_start;  // in its pool, the first item of the list being read in this object
+  };
+
+  bool push(model_type type, void* object) noexcept {
+    frames_[depth_++] = frame{type, object, 0};
+    return true;
+  }
+
+  template <class T, class D>
+  bool open_child(T& object, const D& d, std::size_t list_start) noexcept {
+    if constexpr (D::kind == field_kind::object || D::kind == field_kind::list) {
+      using C = child_of<D>;
+      item_pool<C>* pool = pools_.find(type_tag<C>{});
+      C* child = pool != nullptr ? pool->take(1) : nullptr;
+      if (child == nullptr) return false;
+      *child = C{};
+      if constexpr (D::kind == field_kind::object) object.*d.member = child;
+      else object.*d.member = {pool->items + list_start, pool->used - list_start};
+      return push(fields_of<C>::type, child);
+    } else if constexpr (D::kind == field_kind::embedded) {
+      using C = child_of<D>;
+      C* child = &(object.*d.member);
+      *child = C{};
+      return push(fields_of<C>::type, child);
+    } else {
+      return false;
     }
   }
 
-  void mark_truncated() noexcept {}  // the reader sets order::truncated
+  template <class F>
+  void place(const json_field& f, F&& set) noexcept {
+    if (depth_ == 0) return;
+    frame& top = frames_[depth_ - 1];
+    with_read_type(top.type, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      T& object = *static_cast<T*>(top.object);
+      visit_field<T>(f.index, [&](const auto& d) { set(object, d); });
+    });
+  }
 
- private:
-  order& out_;
-  order_storage_ref storage_;
-  std::size_t used_ = 0, start_ = 0;
-  order_capture* capture_ = nullptr;
+  model_type root_type_;
+  void* root_;
+  mutable read_pools pools_;  // capacity() looks a pool up by type; it changes nothing
+  frame frames_[max_depth] = {};
+  std::size_t depth_ = 0;
 };
+
+inline read_pools pools_of(const capture_storage_ref& s, capture* items, std::size_t capacity) noexcept {
+  read_pools p;
+  p.captures = {items, items != nullptr ? capacity : 0};
+  p.lines = {s.lines, s.lines_capacity};
+  p.shipping = {s.shipping, s.shipping_capacity};
+  p.identifiers = {s.identifiers, s.identifiers_capacity};
+  p.subscriptions = {s.subscriptions, s.subscriptions_capacity};
+  return p;
+}
 
 // ---- error body ----------------------------------------------------------------------------
 namespace error_keys {
@@ -434,13 +323,14 @@ enum node : std::uint8_t { body };
 enum field : std::uint8_t { error_code, messages, correlation_id, service_version };
 using s = json_slot;
 inline constexpr json_field body_fields[] = {
-    {"error_code", s::text, error_code},
+    {"error_code", s::text, error_code, 0},
     // Both keys, and either as one string or an array of strings: some services send the
-    // singular (kco_rest_php and kco_rest_java read it too).
-    {"error_messages", s::text_or_list, messages},
-    {"error_message", s::text_or_list, messages},
-    {"correlation_id", s::text, correlation_id},
-    {"service_version", s::text, service_version},
+    // singular (kco_rest_php and kco_rest_java read it too). `index` is the key's place in
+    // kom/fields.hpp's error_body steps, for error paths.
+    {"error_messages", s::text_or_list, messages, 1},
+    {"error_message", s::text_or_list, messages, 2},
+    {"correlation_id", s::text, correlation_id, 3},
+    {"service_version", s::text, service_version, 4},
 };
 }  // namespace error_keys
 
@@ -448,21 +338,23 @@ class error_body_schema {
  public:
   error_body_schema(error_body& out, const error_body_storage_ref& storage) noexcept : out_(out), storage_(storage) {}
 
-  json_field root() const noexcept { return {"", json_slot::object, error_keys::body}; }
+  json_field root() const noexcept {
+    return {"", json_slot::object, static_cast<std::uint8_t>(model_type::error_body), 0};
+  }
   list_view<json_field> fields(std::uint8_t) const noexcept { return error_keys::body_fields; }
-  std::size_t capacity(std::uint8_t) const noexcept { return storage_.messages_capacity; }
+  std::size_t capacity(const json_field&) const noexcept { return storage_.messages_capacity; }
 
-  bool open_object(std::uint8_t) noexcept { return true; }
-  void close_object(std::uint8_t) noexcept {}
+  bool open_object(const json_field&) noexcept { return true; }
+  void close_object(const json_field&) noexcept {}
   // Both keys add to one list: a body with error_messages and error_message keeps both.
-  void open_list(std::uint8_t) noexcept {}
-  void close_list(std::uint8_t) noexcept {}
-  bool open_text_item(std::uint8_t) noexcept {
+  void open_list(const json_field&) noexcept {}
+  void close_list(const json_field&) noexcept {}
+  bool open_text_item(const json_field&) noexcept {
     return storage_.messages != nullptr && used_ < storage_.messages_capacity;
   }
 
-  void text(std::uint8_t field, std::string_view v) noexcept {
-    switch (field) {
+  void text(const json_field& f, std::string_view v) noexcept {
+    switch (f.id) {
       case error_keys::error_code:
         out_.error_code_text = v;
         out_.error_code = klarna_error_code_from_string(v);
@@ -476,7 +368,7 @@ class error_body_schema {
       default: break;
     }
   }
-  void integer(std::uint8_t, std::int64_t) noexcept {}
+  void integer(const json_field&, std::int64_t) noexcept {}
   void mark_truncated() noexcept {}  // the reader sets error_body::truncated
 
  private:
@@ -487,14 +379,20 @@ class error_body_schema {
 
 // Keys and enum texts must be shorter than the scratch kept for matching them (see
 // json_reader_limits::scratch).
-static_assert(longest_key(capture_keys::capture_fields) < json_reader_limits::scratch &&
-              longest_key(capture_keys::line_fields) < json_reader_limits::scratch &&
-              longest_key(capture_keys::identifier_fields) < json_reader_limits::scratch &&
-              longest_key(capture_keys::subscription_fields) < json_reader_limits::scratch &&
-              longest_key(capture_keys::shipping_fields) < json_reader_limits::scratch &&
-              longest_key(capture_keys::address_fields) < json_reader_limits::scratch &&
-              longest_key(order_keys::order_fields) < json_reader_limits::scratch &&
-              longest_key(order_keys::capture_fields) < json_reader_limits::scratch &&
+template <class T>
+constexpr std::size_t longest_key_of() noexcept {
+  std::size_t n = 0;
+  for (const json_field& f : json_table<T>::fields.items) n = f.key.size() > n ? f.key.size() : n;
+  return n;
+}
+static_assert(longest_key_of<capture>() < json_reader_limits::scratch &&
+              longest_key_of<order_line>() < json_reader_limits::scratch &&
+              longest_key_of<product_identifiers>() < json_reader_limits::scratch &&
+              longest_key_of<subscription>() < json_reader_limits::scratch &&
+              longest_key_of<shipping_info>() < json_reader_limits::scratch &&
+              longest_key_of<address>() < json_reader_limits::scratch &&
+              longest_key_of<order>() < json_reader_limits::scratch &&
+              longest_key_of<order_capture>() < json_reader_limits::scratch &&
               longest_key(error_keys::body_fields) < json_reader_limits::scratch,
               "a known key is too long for the key scratch");
 static_assert(longest(order_line_type_names) < json_reader_limits::scratch &&
@@ -511,7 +409,7 @@ static_assert(longest(order_line_type_names) < json_reader_limits::scratch &&
 inline error read_capture(std::string_view body, capture& out, capture_storage_ref storage,
                           const read_options& options = {}) noexcept {
   out = capture{};
-  detail::capture_schema schema(&out, 1, false, storage);
+  detail::described_schema schema(model_type::capture, &out, detail::pools_of(storage, nullptr, 0));
   bool truncated = false;
   const error e = detail::run_sax_reader(body, detail::schema_ref(schema), storage.text, storage.text_capacity,
                                          options.allow_truncation, &truncated);
@@ -528,11 +426,11 @@ inline error read_capture(std::string_view body, capture& out, capture_storage_r
 inline error read_captures(std::string_view body, capture_list& out, capture* items, std::size_t capacity,
                            capture_storage_ref storage, const read_options& options = {}) noexcept {
   out = capture_list{};
-  detail::capture_schema schema(items, capacity, true, storage);
+  detail::described_schema schema(model_type::capture, nullptr, detail::pools_of(storage, items, capacity));
   bool truncated = false;
   const error e = detail::run_sax_reader(body, detail::schema_ref(schema), storage.text, storage.text_capacity,
                                          options.allow_truncation, &truncated);
-  out.captures = {items, schema.count()};
+  out.captures = {items, schema.root_items()};
   out.truncated = truncated;
   return e;
 }
@@ -551,7 +449,9 @@ error read_captures(std::string_view body, capture_list& out, capture (&items)[N
 inline error read_order(std::string_view body, order& out, order_storage_ref storage,
                         const read_options& options = {}) noexcept {
   out = order{};
-  detail::order_schema schema(out, storage);
+  detail::read_pools pools;
+  pools.order_captures = {storage.captures, storage.captures_capacity};
+  detail::described_schema schema(model_type::order, &out, pools);
   bool truncated = false;
   const error e = detail::run_sax_reader(body, detail::schema_ref(schema), storage.text, storage.text_capacity,
                                          options.allow_truncation, &truncated);

@@ -1,7 +1,14 @@
-// kom/kom.hpp: all of kom. Header-only; include what you use or this.
+// kom/kom.hpp: kom's I/O-free core: building and checking requests, writing them as HTTP,
+// and reading Klarna's answers. Header-only; include what you use or this. It opens no
+// connection and touches no file; for that, include as well:
+//   kom/client.hpp           kom::client, the calls with retries over a kom::transport
+//   kom/tls.hpp              kom::tls_stream, TLS by mbedTLS over any transport
+//   kom/posix_transport.hpp  kom::posix_tcp, TCP over POSIX sockets
+//   kom/outbox.hpp           kom::outbox, operations queued offline in the terminal's storage
+//   kom/file_storage.hpp     kom::file_storage, the outbox's blocks in a file (POSIX)
 // Needs Boost (1.81+, headers only) for the response readers: include kom/src.hpp in one
-// .cpp of the program. mbedTLS is used when its headers are found (link mbedcrypto), and is
-// optional otherwise: see kom/detail/crypto.hpp.
+// .cpp of the program. Uses mbedTLS (link mbedcrypto) unless the whole program is built
+// with KOM_USE_MBEDTLS=0 (kom/config.hpp).
 #ifndef KOM_KOM_HPP
 #define KOM_KOM_HPP
 
@@ -15,6 +22,7 @@
 #include "kom/validate.hpp"
 #include "kom/json_body.hpp"
 #include "kom/endpoint.hpp"
+#include "kom/operations.hpp"
 #include "kom/http_request.hpp"
 #include "kom/uuid.hpp"
 

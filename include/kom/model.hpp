@@ -86,6 +86,11 @@ constexpr E enum_from_text(std::string_view text, const std::string_view (&names
 }
 }  // namespace detail
 
+/// Klarna's spellings of an enum, index = the enumerator's value (index 0, `unset`, is "").
+/// Specialised for every enum of the model; what generic code (kom/fields.hpp) reads.
+template <class E>
+struct enum_spellings;
+
 /// Klarna's spelling; empty for unset, unknown and out-of-range values.
 constexpr std::string_view to_string(order_line_type t) noexcept {
   return detail::enum_name(t, detail::order_line_type_names);
@@ -99,6 +104,22 @@ constexpr std::string_view to_string(subscription_interval i) noexcept {
   return detail::enum_name(i, detail::subscription_interval_names);
 }
 
+/// Klarna's spellings of order_line_type.
+template <>
+struct enum_spellings<order_line_type> {
+  static constexpr list_view<std::string_view> names{detail::order_line_type_names};  ///< index = value
+};
+/// Klarna's spellings of shipping_method.
+template <>
+struct enum_spellings<shipping_method> {
+  static constexpr list_view<std::string_view> names{detail::shipping_method_names};  ///< index = value
+};
+/// Klarna's spellings of subscription_interval.
+template <>
+struct enum_spellings<subscription_interval> {
+  static constexpr list_view<std::string_view> names{detail::subscription_interval_names};  ///< index = value
+};
+
 /// Exact, case-sensitive match of Klarna's spelling; anything else is `unknown`.
 constexpr order_line_type order_line_type_from_string(std::string_view s) noexcept {
   return detail::enum_from_text<order_line_type>(s, detail::order_line_type_names);
@@ -110,6 +131,26 @@ constexpr shipping_method shipping_method_from_string(std::string_view s) noexce
 /// Exact, case-sensitive match of Klarna's spelling; anything else is `unknown`.
 constexpr subscription_interval subscription_interval_from_string(std::string_view s) noexcept {
   return detail::enum_from_text<subscription_interval>(s, detail::subscription_interval_names);
+}
+
+/// Klarna's spelling of any model enum; empty for unset, unknown and out-of-range values.
+template <class E>
+constexpr std::string_view spelling_of(E e) noexcept {
+  const auto i = static_cast<std::size_t>(e);
+  const list_view<std::string_view> names = enum_spellings<E>::names;
+  return i < names.size() ? names[i] : std::string_view();
+}
+
+/// The enumerator Klarna spells `text` (exact, case-sensitive); anything else, "" included, is
+/// `unknown`.
+template <class E>
+constexpr E enum_from_spelling(std::string_view text) noexcept {
+  const list_view<std::string_view> names = enum_spellings<E>::names;
+  if (text.empty()) return E::unknown;
+  for (std::size_t i = 1; i < names.size(); ++i) {
+    if (names[i] == text) return static_cast<E>(i);
+  }
+  return E::unknown;
 }
 
 // ---- objects -------------------------------------------------------------------------------

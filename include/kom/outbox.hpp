@@ -15,54 +15,38 @@
 //
 // Storage. The caller gives a kom::block_storage: fixed-size blocks that are read and
 // written at any byte offset and erased whole (to 0xFF), like a NOR flash's sectors, or a file
-// (kom/file_storage.hpp). The blocks are split into two equal areas. One area is active: a
-// 16-byte area header, then records appended one after the other, never rewritten.
-// Compaction copies the live records into the other area and writes that area's header last
-// (with a higher generation), so a power cut at any point leaves one complete area.
-//
-// Area header (16 bytes, little-endian):
-//   u32 magic "KOMO" | u32 generation | u32 next sequence number | u32 CRC-32 of the first 12 bytes
-// Record (12 + n + 4 bytes):
-//   u8 0xA5, u8 0x5A | u16 n | u32 sequence number | u32 CRC-32 of (n, sequence, payload)
-//   | payload (n bytes) | commit marker "CMIT"
-// The commit marker is written by a second write after the rest, so a record is committed
-// only when all of it reached the storage. A record with a bad CRC behind a good marker (a
-// flipped bit) is counted as corrupt and skipped. A torn record (no marker, or a header that
-// is not erased) ends the log: nothing is ever written after it; the next append first
-// compacts into the other area.
+// (kom/file_storage.hpp). The outbox keeps its records in a kom::record_log over it
+// (kom/record_log.hpp: two areas, a versioned area header, CRC-32 and a commit marker per
+// record, compaction, torn tails). An outbox written by kom 0.1.0 (record format 1, enums as
+// C++ ordinals) is migrated by open(); one written by a newer kom is refused
+// (unsupported_format), untouched.
 //
 // Payload: one byte of kind, then LEB128 varints (signed ones zigzag) and strings
 // (varint length, bytes).
 //   operation (kind 1 capture, 2 shipping_info, 3 send_out): order_id, idempotency key,
 //     capture_of (varint sequence number of a queued capture, 0 when none), capture_id,
-//     then for a capture: captured_amount, description, reference, flags (bit 0: shipping_delay),
-//     [shipping_delay], line count, lines, shipping count, shipping entries; for a
-//     shipping-info update: shipping count, shipping entries; a send-out has nothing more.
-//   order line: type, reference, name, quantity, quantity_unit, unit_price, flags (bit 0
-//     tax_rate, 1 total_discount_amount, 2 total_tax_amount, 3 product_identifiers,
-//     4 subscription), total_amount, the optional numbers present, merchant_data,
-//     product_url, image_url, [brand, category_path, gtin, mpn, color, size],
-//     [subscription name, interval, interval_count].
-//   shipping entry: shipping_company, shipping_method, tracking_number, tracking_uri,
-//     return_shipping_company, return_tracking_number, return_tracking_uri.
+//     then the capture_request or shipping_info_update as kom/record_codec.hpp writes it
+//     (field by field from kom/fields.hpp, enums as Klarna's spelling); a send-out has
+//     nothing more.
 //   state change (kind 16 attempted, 17 done, 18 failed, 19 rekeyed, 20 forgotten), always
 //     with the operation's sequence number:
 //     attempted: first-attempt wall time (ms);  done: the capture id (captures);
 //     failed: kom::errc, HTTP status, Klarna's error_code, first message, correlation id
 //     (each cut to 128 bytes);  rekeyed: new first-attempt time, new key.
 //
-// Limits (template parameters of kom::basic_outbox): MaxOps operations in the outbox at once
-// (pending, failed, and done ones not yet compacted away), MaxRecord payload bytes for one
-// operation (512..65535), MaxLines order lines and MaxShipping shipping entries per
-// operation; an idempotency key is at most 64 bytes, a capture id 255. Beyond a limit,
-// append refuses with the limit. Open a storage with the limits it was written with (a
-// smaller MaxOps or MaxRecord does not see every record). Every operation costs its record
+// Limits (kom::basic_outbox's named capacities, kom::capacity): operations in the outbox at
+// once (pending, failed, and done ones not yet compacted away), record_bytes of payload for
+// one operation (512..65535), lines and shipping_entries per operation; an idempotency key is
+// at most 64 bytes, a capture id 255. Beyond a limit, append refuses with the limit. Open a
+// storage with the limits it was written with (fewer operations or record_bytes do not see
+// every record). Every operation costs its record
 // plus about 20 bytes when first sent (the first-attempt time) and 20 to 450 when settled
 // (done, or failed with its error texts). Writes go to any byte offset: a flash whose
 // program unit is larger than a byte needs a driver that buffers to it.
 //
-// Memory: sizeof(kom::outbox) is about MaxRecord + 170 * MaxOps + 350 * MaxLines bytes
-// (21 KB with the defaults on 64-bit; 7.5 KB for basic_outbox<32, 512, 2, 2>). drain() also takes the caller's capture array
+// Memory: sizeof(kom::outbox) is about record_bytes + 170 * operations + 350 * lines bytes
+// (21 KB with the defaults on 64-bit; 7.5 KB with operations<32>, record_bytes<512>, lines<2>,
+// shipping_entries<2>). drain() also takes the caller's capture array
 // and capture_storage for the 24-hour listing; a listing that does not fit stops the drain
 // (json_too_many_items) rather than risk a second capture.
 //
@@ -71,7 +55,8 @@
 // capture_ref::of_record(seq), the sequence number append_capture returned. Draining sends the
 // capture first and then uses the capture id Klarna gave it. Queue a sale's operations
 // together: a capture that is already done and compacted away can no longer be referred to by
-// record (append then refuses with errc::required, path "capture_of"; give the id instead).
+// record (append then refuses with errc::unknown_capture_record, path parameter::capture_of; give the
+// id instead).
 //
 // The 24-hour rule. Klarna keeps an idempotency key for a limited time (24 h is assumed). An
 // operation whose first attempt is older than that is not resent blindly with its key: for a
@@ -102,39 +87,12 @@
 #include "kom/client.hpp"
 #include "kom/error.hpp"
 #include "kom/model.hpp"
+#include "kom/record_codec.hpp"
+#include "kom/record_log.hpp"
 #include "kom/response_model.hpp"
 #include "kom/validate.hpp"
 
 namespace kom {
-
-/// Fixed-size blocks the outbox keeps its records in. Each function returns 0 on success and
-/// a negative platform code on failure. Reads and writes stay inside one block; erase sets a
-/// whole block to 0xFF. Writes only ever go to erased bytes (flash semantics). sync (may be
-/// null) makes earlier writes durable (fsync).
-struct block_storage {
-  void* context = nullptr;        ///< passed to every function
-  std::size_t block_size = 0;     ///< bytes per block (an erase unit)
-  std::size_t block_count = 0;    ///< blocks; at least 2 (two areas of block_count / 2 blocks)
-  /// Reads `size` bytes at `offset` in `block` into `data`.
-  int (*read)(void* context, std::size_t block, std::size_t offset, void* data, std::size_t size) = nullptr;
-  /// Writes `size` bytes from `data` at `offset` in `block` (erased bytes only).
-  int (*write)(void* context, std::size_t block, std::size_t offset, const void* data, std::size_t size) = nullptr;
-  /// Sets every byte of `block` to 0xFF.
-  int (*erase)(void* context, std::size_t block) = nullptr;
-  /// Makes the writes so far durable; may be null.
-  int (*sync)(void* context) = nullptr;
-};
-
-/// CRC-32 (IEEE 802.3, reflected, as zlib's crc32): crc32_update(0, data, n) is zlib's crc32.
-inline std::uint32_t crc32_update(std::uint32_t crc, const void* data, std::size_t size) noexcept {
-  const unsigned char* p = static_cast<const unsigned char*>(data);
-  crc = ~crc;
-  for (std::size_t i = 0; i < size; ++i) {
-    crc ^= p[i];
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
 
 /// A wall clock (milliseconds since 1970): the first-attempt times that the 24-hour rule
 /// looks at survive a reboot, so a monotonic clock does not fit.
@@ -202,13 +160,58 @@ struct outbox_drain {
   std::size_t pending = 0;     ///< operations still pending afterwards
 };
 
+/// What draining needs of a Klarna client: the three changing calls, the listing of an
+/// order's captures (the 24-hour rule, and a capture whose id was lost) and fresh
+/// idempotency keys. A kom::client is one (outbox_sender::of); a test or another transport
+/// can be another. The replies are the client's (kom/client.hpp): next_step() decides.
+struct outbox_sender {
+  void* context = nullptr;  ///< passed to every function
+  /// client::capture.
+  reply<capture_created> (*capture_fn)(void* context, std::string_view order_id, const capture_request& request,
+                                       const post_options& post) = nullptr;
+  /// client::append_shipping_info.
+  reply<no_content> (*shipping_info_fn)(void* context, std::string_view order_id, std::string_view capture_id,
+                                        const shipping_info_update& update, const post_options& post) = nullptr;
+  /// client::trigger_send_out.
+  reply<no_content> (*send_out_fn)(void* context, std::string_view order_id, std::string_view capture_id,
+                                   const post_options& post) = nullptr;
+  /// client::list_captures.
+  reply<capture_list> (*list_captures_fn)(void* context, std::string_view order_id, ::kom::capture* items,
+                                          std::size_t capacity, capture_storage_ref storage,
+                                          const read_options& options) = nullptr;
+  /// client::new_idempotency_key.
+  result<uuid_text> (*new_key_fn)(void* context) = nullptr;
+
+  /// `klarna`'s calls (it must outlive the sender).
+  static outbox_sender of(client& klarna) noexcept {
+    outbox_sender s;
+    s.context = &klarna;
+    s.capture_fn = [](void* c, std::string_view o, const capture_request& r, const post_options& p) noexcept {
+      return static_cast<client*>(c)->capture(o, r, p);
+    };
+    s.shipping_info_fn = [](void* c, std::string_view o, std::string_view id, const shipping_info_update& u,
+                            const post_options& p) noexcept {
+      return static_cast<client*>(c)->append_shipping_info(o, id, u, p);
+    };
+    s.send_out_fn = [](void* c, std::string_view o, std::string_view id, const post_options& p) noexcept {
+      return static_cast<client*>(c)->trigger_send_out(o, id, p);
+    };
+    s.list_captures_fn = [](void* c, std::string_view o, ::kom::capture* items, std::size_t n, capture_storage_ref st,
+                            const read_options& opt) noexcept {
+      return static_cast<client*>(c)->list_captures(o, items, n, st, opt);
+    };
+    s.new_key_fn = [](void* c) noexcept { return static_cast<client*>(c)->new_idempotency_key(); };
+    return s;
+  }
+
+  /// True when every function is there.
+  bool complete() const noexcept {
+    return capture_fn && shipping_info_fn && send_out_fn && list_captures_fn && new_key_fn;
+  }
+};
+
 namespace detail {
 
-inline constexpr std::uint32_t outbox_magic = 0x4F4D4F4Bu;  // "KOMO"
-inline constexpr std::size_t outbox_area_header = 16;
-inline constexpr std::size_t outbox_record_head = 12;
-inline constexpr std::size_t outbox_commit = 4;
-inline constexpr unsigned char outbox_commit_marker[4] = {'C', 'M', 'I', 'T'};
 inline constexpr std::uint64_t outbox_key_lifetime_ms = 24ull * 60 * 60 * 1000;
 inline constexpr std::size_t outbox_max_key = 64;
 inline constexpr std::size_t outbox_max_failure_text = 128;
@@ -218,190 +221,25 @@ enum record_kind : std::uint8_t {
   rk_attempted = 16, rk_done = 17, rk_failed = 18, rk_rekeyed = 19, rk_forgotten = 20
 };
 
-inline void put_u32(unsigned char* p, std::uint32_t v) noexcept {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
-}
-inline std::uint32_t get_u32(const unsigned char* p) noexcept {
-  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
-         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
-}
-
-// Writes the compact form into a bounded buffer; `overflow` once it did not fit.
-class record_writer {
- public:
-  record_writer(unsigned char* data, std::size_t capacity) noexcept : data_(data), capacity_(capacity) {}
-  void byte(std::uint8_t b) noexcept {
-    if (size_ < capacity_) data_[size_] = b;
-    else overflow_ = true;
-    ++size_;
-  }
-  void uvar(std::uint64_t v) noexcept {
-    while (v >= 0x80) {
-      byte(static_cast<std::uint8_t>(v | 0x80));
-      v >>= 7;
-    }
-    byte(static_cast<std::uint8_t>(v));
-  }
-  void svar(std::int64_t v) noexcept {
-    const std::uint64_t u = static_cast<std::uint64_t>(v);
-    uvar((u << 1) ^ (0u - (u >> 63)));
-  }
-  void text(std::string_view s) noexcept {
-    uvar(s.size());
-    for (char c : s) byte(static_cast<std::uint8_t>(c));
-  }
-  std::size_t size() const noexcept { return size_; }
-  bool overflow() const noexcept { return overflow_; }
-
- private:
-  unsigned char* data_;
-  std::size_t capacity_;
-  std::size_t size_ = 0;
-  bool overflow_ = false;
-};
-
-// Reads it back; `bad` once the data ended early or a number did not fit.
-class record_reader {
- public:
-  record_reader(const unsigned char* data, std::size_t size) noexcept : data_(data), size_(size) {}
-  std::uint8_t byte() noexcept {
-    if (at_ >= size_) {
-      bad_ = true;
-      return 0;
-    }
-    return data_[at_++];
-  }
-  std::uint64_t uvar() noexcept {
-    std::uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-      const std::uint8_t b = byte();
-      v |= static_cast<std::uint64_t>(b & 0x7F) << shift;
-      if ((b & 0x80) == 0) return v;
-    }
-    bad_ = true;
-    return 0;
-  }
-  std::int64_t svar() noexcept {
-    const std::uint64_t u = uvar();
-    return static_cast<std::int64_t>((u >> 1) ^ (0u - (u & 1u)));
-  }
-  std::string_view text() noexcept {
-    const std::uint64_t n = uvar();
-    if (bad_ || n > size_ - at_) {
-      bad_ = true;
-      return {};
-    }
-    const std::string_view s(reinterpret_cast<const char*>(data_ + at_), static_cast<std::size_t>(n));
-    at_ += static_cast<std::size_t>(n);
-    return s;
-  }
-  bool bad() const noexcept { return bad_; }
-
- private:
-  const unsigned char* data_;
-  std::size_t size_;
-  std::size_t at_ = 0;
-  bool bad_ = false;
-};
-
-inline void encode_shipping(record_writer& w, const shipping_info& s) noexcept {
-  w.text(s.shipping_company);
-  w.byte(static_cast<std::uint8_t>(s.shipping_method));
-  w.text(s.tracking_number);
-  w.text(s.tracking_uri);
-  w.text(s.return_shipping_company);
-  w.text(s.return_tracking_number);
-  w.text(s.return_tracking_uri);
-}
-
-inline void decode_shipping(record_reader& r, shipping_info& s) noexcept {
-  s.shipping_company = r.text();
-  s.shipping_method = static_cast<shipping_method>(r.byte());
-  s.tracking_number = r.text();
-  s.tracking_uri = r.text();
-  s.return_shipping_company = r.text();
-  s.return_tracking_number = r.text();
-  s.return_tracking_uri = r.text();
-}
-
-inline void encode_line(record_writer& w, const order_line& l) noexcept {
-  w.byte(static_cast<std::uint8_t>(l.type));
-  w.text(l.reference);
-  w.text(l.name);
-  w.svar(l.quantity);
-  w.text(l.quantity_unit);
-  w.svar(l.unit_price);
-  std::uint8_t flags = 0;
-  if (l.tax_rate) flags |= 1;
-  if (l.total_discount_amount) flags |= 2;
-  if (l.total_tax_amount) flags |= 4;
-  if (l.product_identifiers) flags |= 8;
-  if (l.subscription) flags |= 16;
-  w.byte(flags);
-  w.svar(l.total_amount);
-  if (l.tax_rate) w.svar(*l.tax_rate);
-  if (l.total_discount_amount) w.svar(*l.total_discount_amount);
-  if (l.total_tax_amount) w.svar(*l.total_tax_amount);
-  w.text(l.merchant_data);
-  w.text(l.product_url);
-  w.text(l.image_url);
-  if (const product_identifiers* p = l.product_identifiers) {
-    w.text(p->brand);
-    w.text(p->category_path);
-    w.text(p->global_trade_item_number);
-    w.text(p->manufacturer_part_number);
-    w.text(p->color);
-    w.text(p->size);
-  }
-  if (const subscription* s = l.subscription) {
-    w.text(s->name);
-    w.byte(static_cast<std::uint8_t>(s->interval));
-    w.svar(s->interval_count);
-  }
-}
-
-inline void decode_line(record_reader& r, order_line& l, product_identifiers& p, subscription& s) noexcept {
-  l = order_line{};
-  l.type = static_cast<order_line_type>(r.byte());
-  l.reference = r.text();
-  l.name = r.text();
-  l.quantity = r.svar();
-  l.quantity_unit = r.text();
-  l.unit_price = r.svar();
-  const std::uint8_t flags = r.byte();
-  l.total_amount = r.svar();
-  if (flags & 1) l.tax_rate = r.svar();
-  if (flags & 2) l.total_discount_amount = r.svar();
-  if (flags & 4) l.total_tax_amount = r.svar();
-  l.merchant_data = r.text();
-  l.product_url = r.text();
-  l.image_url = r.text();
-  if (flags & 8) {
-    p.brand = r.text();
-    p.category_path = r.text();
-    p.global_trade_item_number = r.text();
-    p.manufacturer_part_number = r.text();
-    p.color = r.text();
-    p.size = r.text();
-    l.product_identifiers = &p;
-  }
-  if (flags & 16) {
-    s.name = r.text();
-    s.interval = static_cast<subscription_interval>(r.byte());
-    s.interval_count = r.svar();
-    l.subscription = &s;
-  }
-}
-
 inline std::string_view cut(std::string_view s, std::size_t n) noexcept { return s.size() > n ? s.substr(0, n) : s; }
 
 }  // namespace detail
 
 /// The outbox over one block_storage. See the top of this file.
-template <std::size_t MaxOps = 64, std::size_t MaxRecord = 4096, std::size_t MaxLines = 16, std::size_t MaxShipping = 4>
+/// Capacities (kom::capacity, any order): operations (64), record_bytes (4096), lines (16),
+/// shipping_entries (4); e.g. `kom::basic_outbox<kom::capacity::operations<32>,
+/// kom::capacity::record_bytes<512>, kom::capacity::lines<2>, kom::capacity::shipping_entries<2>>`.
+template <class... Capacities>
 class basic_outbox {
+  static_assert((detail::capacity_allowed<Capacities, capacity::operations, capacity::record_bytes, capacity::lines,
+                                          capacity::shipping_entries> && ...),
+                "basic_outbox takes operations, record_bytes, lines, shipping_entries");
+  static constexpr std::size_t MaxOps = detail::capacity_of<capacity::operations, 64, Capacities...>::value;
+  static constexpr std::size_t MaxRecord = detail::capacity_of<capacity::record_bytes, 4096, Capacities...>::value;
+  static constexpr std::size_t MaxLines = detail::capacity_of<capacity::lines, 16, Capacities...>::value;
+  static constexpr std::size_t MaxShipping = detail::capacity_of<capacity::shipping_entries, 4, Capacities...>::value;
   // 512: a state record (a failure with three 128-byte texts) must fit too.
-  static_assert(MaxOps > 0 && MaxRecord >= 512 && MaxRecord <= 65535, "MaxRecord is 512..65535 payload bytes");
+  static_assert(MaxOps > 0 && MaxRecord >= 512 && MaxRecord <= 65535, "record_bytes is 512..65535");
 
  public:
   static constexpr std::size_t max_ops = MaxOps;          ///< operations held at once
@@ -411,55 +249,40 @@ class basic_outbox {
 
   /// An outbox over `storage` (copied; its context must outlive the outbox), with `clock`.
   /// Reads nothing yet: call open() before anything else. Allocates nothing.
-  basic_outbox(const block_storage& storage, const wall_clock& clock) noexcept : storage_(storage), clock_(clock) {}
+  basic_outbox(const block_storage& storage, const wall_clock& clock) noexcept : log_(storage), clock_(clock) {}
   basic_outbox(const basic_outbox&) = delete;
   basic_outbox& operator=(const basic_outbox&) = delete;
 
   /// Reads the storage (after every boot): finds the newest complete area and replays its
-  /// records. Blank storage is formatted. Errors: invalid_client_setup (storage without
-  /// functions, fewer than 2 blocks, or areas under 64 bytes), io_failed (detail = the
-  /// storage's code).
+  /// records. Blank storage is formatted. An outbox written by kom 0.1.0 (record format 1)
+  /// is migrated: its live records are rewritten in format 2 into the other area, whose
+  /// header is written last, so a power cut during the migration leaves the old area in
+  /// charge and the next open() migrates again. Errors: invalid_storage (storage without
+  /// functions, fewer than 2 blocks, areas under 64 bytes, or no wall clock);
+  /// unsupported_format (written by a newer kom, detail = its format; nothing is touched);
+  /// io_failed (detail = the storage's code); a migration's buffer_too_small.
   ::kom::error open() noexcept {
     opened_ = false;
-    if (storage_.read == nullptr || storage_.write == nullptr || storage_.erase == nullptr ||
-        storage_.block_count < 2 || storage_.block_size == 0 || clock_.now_ms == nullptr)
-      return ::kom::error(errc::invalid_client_setup);
-    area_bytes_ = (storage_.block_count / 2) * storage_.block_size;
-    if (area_bytes_ < 64 || area_bytes_ > 0xFFFFFFF0u) return ::kom::error(errc::invalid_client_setup);
-    std::uint32_t gen[2] = {0, 0}, next[2] = {0, 0};
-    bool valid[2] = {false, false};
-    for (int a = 0; a < 2; ++a) {
-      unsigned char h[detail::outbox_area_header];
-      const int rc = io_read(a, 0, h, sizeof h);
-      if (rc != 0) return ::kom::error(errc::io_failed, rc);
-      if (detail::get_u32(h) == detail::outbox_magic && detail::get_u32(h + 12) == crc32_update(0, h, 12)) {
-        valid[a] = true;
-        gen[a] = detail::get_u32(h + 4);
-        next[a] = detail::get_u32(h + 8);
-      }
+    if (clock_.now_ms == nullptr) return ::kom::error(errc::invalid_storage);
+    if (::kom::error e = log_.open(); !e.ok()) return e;
+    if (::kom::error e = load(); !e.ok()) return e;
+    if (log_.format() != detail::log_format) {
+      if (::kom::error e = compact_into(0); !e.ok()) return e;  // rewrites every live record in this format
     }
-    if (!valid[0] && !valid[1]) {
-      const ::kom::error e = format_area(0, 1, 1);
-      if (!e.ok()) return e;
-      valid[0] = true;
-      gen[0] = 1;
-      next[0] = 1;
-    }
-    active_ = valid[0] && valid[1] ? (gen[1] > gen[0] ? 1 : 0) : (valid[0] ? 0 : 1);
-    generation_ = gen[active_];
-    const ::kom::error e = load(next[active_]);
-    if (!e.ok()) return e;
     opened_ = true;
     return {};
   }
+
+  /// The record format of the active area: 2 once open() succeeded.
+  std::uint32_t format() const noexcept { return log_.format(); }
 
   // ---- queueing ------------------------------------------------------------------------------
   // Each returns the operation's sequence number once its record is committed, or the error:
   // the request's validation error; too_many_items (detail MaxLines, MaxShipping or MaxOps,
   // path says which); too_long (the idempotency key, detail 64; or the record, path
-  // "record", detail MaxRecord); required (an empty key, or capture_of naming no capture
-  // in the outbox); invalid_path_id (order_id, capture_id); invalid_client_setup (not
-  // opened); buffer_too_small (the storage cannot hold it even after compaction:
+  // "record", detail MaxRecord); required (an empty key); unknown_capture_record (capture_of
+  // naming no capture in the outbox); invalid_path_id (order_id, capture_id); outbox_not_open;
+  // buffer_too_small (the storage cannot hold it even after compaction:
   // detail = bytes one area needs); io_failed (detail = the storage's code).
 
   /// Queues a capture of `order_id`: validated (kom::validate, default options), at most MaxLines
@@ -473,16 +296,17 @@ class basic_outbox {
   result<std::uint32_t> append_capture(std::string_view order_id, const capture_request& request,
                                        std::string_view idempotency_key) noexcept {
     if (::kom::error e = validate(request); !e.ok()) return e;
-    if (request.reference.empty()) return limit(errc::required, "reference", 0);
+    if (request.reference.empty()) return limit(errc::required, field_of<capture_request>("reference"), 0);
     const std::uint32_t hash = reference_hash(order_id, request.reference);
     for (std::size_t i = 0; i < count_; ++i) {
       const entry& other = entries_[i];
       if (other.op == outbox_op::capture && other.reference_hash == hash &&
           (other.state == outbox_state::pending || other.state == outbox_state::done))
-        return limit(errc::duplicate_reference, "reference", other.seq);
+        return limit(errc::duplicate_reference, field_of<capture_request>("reference"), other.seq);
     }
-    if (request.order_lines.size() > MaxLines) return limit(errc::too_many_items, "order_lines", MaxLines);
-    if (request.shipping_info.size() > MaxShipping) return limit(errc::too_many_items, "shipping_info", MaxShipping);
+    if (request.order_lines.size() > MaxLines) return limit(errc::too_many_items, field_of<capture_request>("order_lines"), MaxLines);
+    if (request.shipping_info.size() > MaxShipping)
+      return limit(errc::too_many_items, field_of<capture_request>("shipping_info"), MaxShipping);
     return append_op(detail::rk_capture, order_id, capture_ref{}, idempotency_key, &request, nullptr);
   }
 
@@ -493,7 +317,8 @@ class basic_outbox {
                                              const shipping_info_update& update,
                                              std::string_view idempotency_key) noexcept {
     if (::kom::error e = validate(update); !e.ok()) return e;
-    if (update.shipping_info.size() > MaxShipping) return limit(errc::too_many_items, "shipping_info", MaxShipping);
+    if (update.shipping_info.size() > MaxShipping)
+      return limit(errc::too_many_items, field_of<shipping_info_update>("shipping_info"), MaxShipping);
     return append_op(detail::rk_shipping_info, order_id, capture, idempotency_key, nullptr, &update);
   }
 
@@ -516,15 +341,15 @@ class basic_outbox {
   /// The sequence number of the i-th operation held, oldest first.
   std::uint32_t seq_at(std::size_t i) const noexcept { return i < count_ ? entries_[i].seq : 0; }
   /// Records with a bad CRC skipped by the last open (or compaction).
-  std::size_t corrupt_records() const noexcept { return corrupt_; }
+  std::size_t corrupt_records() const noexcept { return log_.corrupt_records(); }
   /// True when the log ends in a torn record (a power cut mid-write): the next append compacts.
-  bool torn_tail() const noexcept { return torn_; }
+  bool torn_tail() const noexcept { return log_.torn_tail(); }
   /// The active area's generation: one more at each compaction.
-  std::uint32_t generation() const noexcept { return generation_; }
+  std::uint32_t generation() const noexcept { return log_.generation(); }
   /// Bytes of the active area in use, its header included.
-  std::size_t bytes_used() const noexcept { return tail_; }
+  std::size_t bytes_used() const noexcept { return log_.bytes_used(); }
   /// Bytes of one area: (block_count / 2) * block_size.
-  std::size_t area_bytes() const noexcept { return area_bytes_; }
+  std::size_t area_bytes() const noexcept { return log_.area_bytes(); }
 
   /// The sequence number of the operation queued with this idempotency key (its first key or
   /// the one it was rekeyed to), or 0 when the outbox holds none: after a reboot, tells
@@ -537,19 +362,19 @@ class basic_outbox {
   }
 
   /// Reads operation `seq` in full into `item` (views into this outbox, valid until its next
-  /// call). Errors: required (no such operation), io_failed, json_syntax (its record no
-  /// longer reads back intact: the storage changed since open).
+  /// call). Errors: no_such_operation, io_failed, record_corrupt (its record no longer reads
+  /// back intact: the storage changed since open).
   ::kom::error read(std::uint32_t seq, outbox_item& item) noexcept {
     entry* e = find(seq);
-    if (e == nullptr) return ::kom::error(errc::required);
+    if (e == nullptr) return ::kom::error(errc::no_such_operation, seq);
     return read_entry(*e, item);
   }
 
   /// The back office has dealt with an operation (usually a failed one): it is never sent and
-  /// is dropped at the next compaction. Errors: required (no such operation), those of append.
+  /// is dropped at the next compaction. Errors: no_such_operation, those of append.
   ::kom::error forget(std::uint32_t seq) noexcept {
     entry* e = find(seq);
-    if (e == nullptr) return ::kom::error(errc::required);
+    if (e == nullptr) return ::kom::error(errc::no_such_operation, seq);
     unsigned char p[16];
     detail::record_writer w(p, sizeof p);
     w.byte(detail::rk_forgotten);
@@ -562,10 +387,10 @@ class basic_outbox {
 
   /// Moves the live operations into the other area now (otherwise done when an append needs
   /// room). Done operations (except captures a pending operation still needs) and forgotten
-  /// ones are dropped. Errors: invalid_client_setup (not opened), buffer_too_small (the live
+  /// ones are dropped. Errors: outbox_not_open, buffer_too_small (the live
   /// records do not fit one area; detail = bytes needed), io_failed (detail = the storage's code).
   ::kom::error compact() noexcept {
-    if (!opened_) return ::kom::error(errc::invalid_client_setup);
+    if (!opened_) return ::kom::error(errc::outbox_not_open);
     return compact_into(0);
   }
 
@@ -576,11 +401,12 @@ class basic_outbox {
   /// Klarna will never take) is marked failed with its error for the back office and not
   /// sent again; retry_later (the link is down) stops the drain and leaves the rest
   /// pending, in order. `items` and `storage` receive the captures listing of the 24-hour rule.
-  outbox_drain drain(client& klarna, ::kom::capture* items, std::size_t capacity, capture_storage_ref storage) noexcept {
+  outbox_drain drain(const outbox_sender& klarna, ::kom::capture* items, std::size_t capacity,
+                     capture_storage_ref storage) noexcept {
     outbox_drain d;
-    if (!opened_) {
+    if (!opened_ || !klarna.complete()) {
       d.stopped = true;
-      d.error = ::kom::error(errc::invalid_client_setup);
+      d.error = ::kom::error(opened_ ? errc::invalid_client_setup : errc::outbox_not_open);
       return d;
     }
     std::uint32_t last = 0;
@@ -606,8 +432,19 @@ class basic_outbox {
 
   /// The same, with all N of `items`.
   template <std::size_t N>
-  outbox_drain drain(client& klarna, ::kom::capture (&items)[N], capture_storage_ref storage) noexcept {
+  outbox_drain drain(const outbox_sender& klarna, ::kom::capture (&items)[N], capture_storage_ref storage) noexcept {
     return drain(klarna, items, N, storage);
+  }
+
+  /// The same through a kom::client.
+  outbox_drain drain(client& klarna, ::kom::capture* items, std::size_t capacity, capture_storage_ref storage) noexcept {
+    return drain(outbox_sender::of(klarna), items, capacity, storage);
+  }
+
+  /// The same through a kom::client, with all N of `items`.
+  template <std::size_t N>
+  outbox_drain drain(client& klarna, ::kom::capture (&items)[N], capture_storage_ref storage) noexcept {
+    return drain(outbox_sender::of(klarna), items, N, storage);
   }
 
  private:
@@ -636,121 +473,38 @@ class basic_outbox {
     ::kom::error error;
   };
 
-  static ::kom::error limit(errc code, const char* name, std::size_t n) noexcept {
-    field_path path;
-    path.append(name);
-    return ::kom::error(code, path, static_cast<std::int64_t>(n));
+  static ::kom::error limit(errc code, field_ref where, std::size_t n) noexcept {
+    return ::kom::error(code, where, static_cast<std::int64_t>(n));
+  }
+  static ::kom::error limit(errc code, parameter p, std::size_t n) noexcept { return limit(code, field_ref::of(p), n); }
+  // A field of a queued capture or shipping-info update, by name.
+  template <class Request>
+  static field_ref field_of(std::string_view name) noexcept {
+    return field_ref::in(fields_of<Request>::type).field(field_index<Request>(name));
   }
 
-  // ---- storage access over an area's linear bytes ----
-
-  int io_read(int area, std::size_t off, void* data, std::size_t size) noexcept {
-    unsigned char* p = static_cast<unsigned char*>(data);
-    const std::size_t base = static_cast<std::size_t>(area) * (storage_.block_count / 2);
-    while (size > 0) {
-      const std::size_t block = off / storage_.block_size, in = off % storage_.block_size;
-      const std::size_t n = size < storage_.block_size - in ? size : storage_.block_size - in;
-      if (const int rc = storage_.read(storage_.context, base + block, in, p, n); rc != 0) return rc < 0 ? rc : -rc;
-      p += n;
-      off += n;
-      size -= n;
-    }
-    return 0;
-  }
-
-  int io_write(int area, std::size_t off, const void* data, std::size_t size) noexcept {
-    const unsigned char* p = static_cast<const unsigned char*>(data);
-    const std::size_t base = static_cast<std::size_t>(area) * (storage_.block_count / 2);
-    while (size > 0) {
-      const std::size_t block = off / storage_.block_size, in = off % storage_.block_size;
-      const std::size_t n = size < storage_.block_size - in ? size : storage_.block_size - in;
-      if (const int rc = storage_.write(storage_.context, base + block, in, p, n); rc != 0) return rc < 0 ? rc : -rc;
-      p += n;
-      off += n;
-      size -= n;
-    }
-    return 0;
-  }
-
-  int io_sync() noexcept { return storage_.sync ? storage_.sync(storage_.context) : 0; }
-
-  ::kom::error format_area(int area, std::uint32_t generation, std::uint32_t next_seq) noexcept {
-    const std::size_t base = static_cast<std::size_t>(area) * (storage_.block_count / 2);
-    for (std::size_t b = 0; b < storage_.block_count / 2; ++b)
-      if (const int rc = storage_.erase(storage_.context, base + b); rc != 0) return ::kom::error(errc::io_failed, rc);
-    return write_header(area, generation, next_seq);
-  }
-
-  ::kom::error write_header(int area, std::uint32_t generation, std::uint32_t next_seq) noexcept {
-    unsigned char h[detail::outbox_area_header];
-    detail::put_u32(h, detail::outbox_magic);
-    detail::put_u32(h + 4, generation);
-    detail::put_u32(h + 8, next_seq);
-    detail::put_u32(h + 12, crc32_update(0, h, 12));
-    if (const int rc = io_sync(); rc != 0) return ::kom::error(errc::io_failed, rc);  // the records first
-    if (const int rc = io_write(area, 0, h, sizeof h); rc != 0) return ::kom::error(errc::io_failed, rc);
-    if (const int rc = io_sync(); rc != 0) return ::kom::error(errc::io_failed, rc);
-    return {};
-  }
-
-  // Reads the record at `off` of the active area into buf_: 1 committed and intact, 0 the
-  // end (erased), -1 torn (ends the log), -2 committed but its CRC fails (skip it).
-  int read_record(int area, std::size_t off, std::uint32_t& seq, std::size_t& payload, std::size_t& total,
-                  int& io) noexcept {
-    io = 0;
-    unsigned char h[detail::outbox_record_head];
-    if (off + sizeof h > area_bytes_) return 0;
-    if ((io = io_read(area, off, h, sizeof h)) != 0) return -1;
-    bool erased = true;
-    for (unsigned char c : h) erased = erased && c == 0xFF;
-    if (erased) return 0;
-    if (h[0] != 0xA5 || h[1] != 0x5A) return -1;
-    payload = static_cast<std::size_t>(h[2]) | static_cast<std::size_t>(h[3]) << 8;
-    total = sizeof h + payload + detail::outbox_commit;
-    if (payload == 0 || payload > MaxRecord || off + total > area_bytes_) return -1;
-    seq = detail::get_u32(h + 4);
-    unsigned char marker[detail::outbox_commit];
-    if ((io = io_read(area, off + sizeof h + payload, marker, sizeof marker)) != 0) return -1;
-    if (std::memcmp(marker, detail::outbox_commit_marker, sizeof marker) != 0) return -1;
-    if ((io = io_read(area, off + sizeof h, buf_, payload)) != 0) return -1;
-    std::uint32_t crc = crc32_update(0, h + 2, 6);
-    crc = crc32_update(crc, buf_, payload);
-    return crc == detail::get_u32(h + 8) ? 1 : -2;
-  }
+  using log_type = record_log<MaxRecord>;
+  using read_result = typename log_type::read_result;
 
   // Replays the active area into the index.
-  ::kom::error load(std::uint32_t header_next) noexcept {
+  ::kom::error load() noexcept {
     count_ = 0;
-    corrupt_ = 0;
-    torn_ = false;
-    next_seq_ = header_next == 0 ? 1 : header_next;
-    std::size_t off = detail::outbox_area_header;
-    for (;;) {
-      std::uint32_t seq = 0;
-      std::size_t payload = 0, total = 0;
-      int io = 0;
-      const int r = read_record(active_, off, seq, payload, total, io);
-      if (io != 0) return ::kom::error(errc::io_failed, io);
-      if (r == 0) break;
-      if (r == -1) {
-        torn_ = true;
-        break;
-      }
-      if (r == -2) {
-        ++corrupt_;  // its sequence number is not to be trusted either
-      } else {
-        apply(static_cast<std::uint32_t>(off), seq, payload);
-        if (seq >= next_seq_) next_seq_ = seq + 1;
-      }
-      off += total;
-    }
-    tail_ = off;
-    return {};
+    return log_.replay([this](std::uint32_t off, std::uint32_t seq, std::size_t size) { apply(off, seq, size); });
   }
 
-  // Applies one intact record (its payload in buf_) to the index.
+  // Reads the record at `off` into the log's buffer: its payload size, or the error.
+  result<std::size_t> read_at(std::uint32_t off) noexcept {
+    std::uint32_t seq = 0;
+    std::size_t payload = 0, total = 0;
+    int io = 0;
+    if (log_.read(off, seq, payload, total, io) != read_result::intact)
+      return io != 0 ? ::kom::error(errc::io_failed, io) : ::kom::error(errc::record_corrupt);
+    return payload;
+  }
+
+  // Applies one intact record (its payload in the log's buffer) to the index.
   void apply(std::uint32_t off, std::uint32_t seq, std::size_t payload) noexcept {
-    detail::record_reader r(buf_, payload);
+    detail::record_reader r(log_.buffer(), payload);
     const std::uint8_t kind = r.byte();
     if (kind >= detail::rk_capture && kind <= detail::rk_send_out) {
       if (count_ >= MaxOps) return;  // cannot happen: appends keep within MaxOps
@@ -762,11 +516,12 @@ class basic_outbox {
       const std::string_view order_id = r.text();
       const std::string_view key = r.text();
       e.capture_of = static_cast<std::uint32_t>(r.uvar());
+      (void)r.text();  // capture id
       if (kind == detail::rk_capture) {
-        (void)r.text();   // capture id
-        (void)r.svar();   // captured_amount
-        (void)r.text();   // description
-        e.reference_hash = reference_hash(order_id, r.text());
+        capture_request c;
+        shipping_info_update u;
+        if (!decode_request(r, kind, c, u)) return;
+        e.reference_hash = reference_hash(order_id, c.reference);
       }
       if (r.bad() || key.size() > detail::outbox_max_key) return;
       set_key(e, key);
@@ -805,6 +560,22 @@ class basic_outbox {
     }
   }
 
+  // Reads an operation record's request, after its common prefix, in the active area's
+  // format; its lines and shipping entries go to this outbox's arrays.
+  bool decode_request(detail::record_reader& r, std::uint8_t kind, capture_request& c,
+                      shipping_info_update& u) noexcept {
+    detail::record_space space{{lines_, MaxLines}, {identifiers_, MaxLines}, {subscriptions_, MaxLines},
+                               {shipping_, MaxShipping}};
+    if (log_.format() == 1) {
+      if (kind == detail::rk_capture) detail::v1::decode_capture(r, c, space);
+      else if (kind == detail::rk_shipping_info) detail::v1::decode_update(r, u, space);
+    } else {
+      if (kind == detail::rk_capture) detail::decode_object(r, c, space);
+      else if (kind == detail::rk_shipping_info) detail::decode_object(r, u, space);
+    }
+    return !r.bad();
+  }
+
   static std::uint32_t reference_hash(std::string_view order_id, std::string_view reference) noexcept {
     const unsigned char gap = 0;
     std::uint32_t h = crc32_update(0, order_id.data(), order_id.size());
@@ -833,103 +604,78 @@ class basic_outbox {
 
   result<std::uint32_t> append_op(std::uint8_t kind, std::string_view order_id, capture_ref capture,
                                   std::string_view key, const capture_request* c, const shipping_info_update* u) noexcept {
-    if (!opened_) return ::kom::error(errc::invalid_client_setup);
-    if (key.empty()) return limit(errc::required, "idempotency_key", 0);
-    if (key.size() > detail::outbox_max_key) return limit(errc::too_long, "idempotency_key", detail::outbox_max_key);
-    if (::kom::error e = detail::check_path_id("order_id", order_id); !e.ok()) return e;
+    if (!opened_) return ::kom::error(errc::outbox_not_open);
+    if (key.empty()) return limit(errc::required, parameter::idempotency_key, 0);
+    if (key.size() > detail::outbox_max_key) return limit(errc::too_long, parameter::idempotency_key, detail::outbox_max_key);
+    if (::kom::error e = detail::check_path_id(parameter::order_id, order_id); !e.ok()) return e;
     std::uint32_t capture_of = 0;
     std::string_view capture_id = capture.capture_id;
     if (kind != detail::rk_capture) {
       if (capture.record != 0) {
         entry* target = find(capture.record);
-        if (target == nullptr || target->op != outbox_op::capture) return limit(errc::required, "capture_of", 0);
+        if (target == nullptr || target->op != outbox_op::capture)
+          return limit(errc::unknown_capture_record, parameter::capture_of, capture.record);
         if (target->state == outbox_state::done) {
           capture_id = done_capture_id(*target);  // known already: store the id itself
-          if (capture_id.empty()) return limit(errc::required, "capture_of", 0);
+          if (capture_id.empty()) return limit(errc::unknown_capture_record, parameter::capture_of, capture.record);
         } else {
           capture_of = capture.record;
         }
-      } else if (::kom::error e = detail::check_path_id("capture_id", capture_id); !e.ok()) {
+      } else if (::kom::error e = detail::check_path_id(parameter::capture_id, capture_id); !e.ok()) {
         return e;
       }
     }
     if (count_ >= MaxOps) {
       const ::kom::error e = compact_into(0);
       if (!e.ok()) return e;
-      if (count_ >= MaxOps) return limit(errc::too_many_items, "outbox", MaxOps);
+      if (count_ >= MaxOps) return limit(errc::too_many_items, parameter::outbox, MaxOps);
     }
     const result<std::size_t> size = encode_op(kind, order_id, key, capture_of, capture_id, c, u);
     if (!size) return size.error();
-    const std::size_t total = detail::outbox_record_head + *size + detail::outbox_commit;
-    if (torn_ || tail_ + total > area_bytes_) {
-      // Compaction uses buf_ as its copy buffer: encode again afterwards.
-      if (::kom::error e = compact_into(total); !e.ok()) return e;
+    if (!log_.fits(*size)) {
+      // Compaction uses the log's buffer as its copy buffer: encode again afterwards.
+      if (::kom::error e = compact_into(log_type::total_size(*size)); !e.ok()) return e;
       (void)encode_op(kind, order_id, key, capture_of, capture_id, c, u);
     }
-    return append_record(buf_, *size);
+    return append_record(log_.buffer(), *size);
   }
 
-  result<std::size_t> encode_op(std::uint8_t kind, std::string_view order_id, std::string_view key,
-                                std::uint32_t capture_of, std::string_view capture_id, const capture_request* c,
-                                const shipping_info_update* u) noexcept {
-    detail::record_writer w(buf_, MaxRecord);
+  // An operation record: kind, order id, first key, capture_of, capture id, then the request.
+  static void write_op(detail::record_writer& w, std::uint8_t kind, std::string_view order_id, std::string_view key,
+                       std::uint32_t capture_of, std::string_view capture_id, const capture_request* c,
+                       const shipping_info_update* u) noexcept {
     w.byte(kind);
     w.text(order_id);
     w.text(key);
     w.uvar(capture_of);
     w.text(capture_of != 0 ? std::string_view() : capture_id);
-    if (c != nullptr) {
-      w.svar(c->captured_amount);
-      w.text(c->description);
-      w.text(c->reference);
-      w.byte(c->shipping_delay ? 1 : 0);
-      if (c->shipping_delay) w.svar(*c->shipping_delay);
-      w.uvar(c->order_lines.size());
-      for (const order_line& l : c->order_lines) detail::encode_line(w, l);
-      w.uvar(c->shipping_info.size());
-      for (const shipping_info& s : c->shipping_info) detail::encode_shipping(w, s);
-    } else if (u != nullptr) {
-      w.uvar(u->shipping_info.size());
-      for (const shipping_info& s : u->shipping_info) detail::encode_shipping(w, s);
-    }
-    if (w.overflow()) return limit(errc::too_long, "record", MaxRecord);
+    if (c != nullptr) detail::encode_object(w, *c);
+    else if (u != nullptr) detail::encode_object(w, *u);
+  }
+
+  result<std::size_t> encode_op(std::uint8_t kind, std::string_view order_id, std::string_view key,
+                                std::uint32_t capture_of, std::string_view capture_id, const capture_request* c,
+                                const shipping_info_update* u) noexcept {
+    detail::record_writer w(log_.buffer(), MaxRecord);
+    write_op(w, kind, order_id, key, capture_of, capture_id, c, u);
+    if (w.overflow()) return limit(errc::too_long, parameter::record, MaxRecord);
     return w.size();
   }
 
-  // Appends one record (payload in `payload`, which may be buf_) and applies it to the
-  // index; compacts first when the area is full or its tail is torn. Returns its sequence number.
+  // Appends one record (payload in `payload`, which may be the log's buffer) and applies it
+  // to the index; compacts first when the area is full or its tail is torn. Returns its
+  // sequence number.
   result<std::uint32_t> append_record(const unsigned char* payload, std::size_t size) noexcept {
-    const std::size_t total = detail::outbox_record_head + size + detail::outbox_commit;
-    if (torn_ || tail_ + total > area_bytes_) {
-      // Only state records (never in buf_, which compaction uses) get here needing room.
-      if (payload == buf_) return ::kom::error(errc::buffer_too_small, static_cast<std::int64_t>(total));
-      const ::kom::error e = compact_into(total);
-      if (!e.ok()) return e;
+    if (!log_.fits(size)) {
+      // Only state records (never in the log's buffer, which compaction uses) get here needing room.
+      if (payload == log_.buffer())
+        return ::kom::error(errc::buffer_too_small, static_cast<std::int64_t>(log_type::total_size(size)));
+      if (::kom::error e = compact_into(log_type::total_size(size)); !e.ok()) return e;
     }
-    const std::uint32_t seq = next_seq_;
-    unsigned char h[detail::outbox_record_head];
-    h[0] = 0xA5;
-    h[1] = 0x5A;
-    h[2] = static_cast<unsigned char>(size & 0xFF);
-    h[3] = static_cast<unsigned char>(size >> 8);
-    detail::put_u32(h + 4, seq);
-    std::uint32_t crc = crc32_update(0, h + 2, 6);
-    crc = crc32_update(crc, payload, size);
-    detail::put_u32(h + 8, crc);
-    const std::size_t off = tail_;
-    // Any failure from here on may have left bytes: the tail counts as torn.
-    torn_ = true;
-    if (const int rc = io_write(active_, off, h, sizeof h); rc != 0) return ::kom::error(errc::io_failed, rc);
-    if (const int rc = io_write(active_, off + sizeof h, payload, size); rc != 0) return ::kom::error(errc::io_failed, rc);
-    if (const int rc = io_sync(); rc != 0) return ::kom::error(errc::io_failed, rc);
-    if (const int rc = io_write(active_, off + sizeof h + size, detail::outbox_commit_marker, detail::outbox_commit); rc != 0)
-      return ::kom::error(errc::io_failed, rc);
-    if (const int rc = io_sync(); rc != 0) return ::kom::error(errc::io_failed, rc);
-    torn_ = false;
-    tail_ = off + total;
-    next_seq_ = seq + 1;
-    if (payload != buf_) std::memcpy(buf_, payload, size);
-    apply(static_cast<std::uint32_t>(off), seq, size);
+    std::uint32_t seq = 0;
+    const result<std::uint32_t> off = log_.append(payload, size, seq);
+    if (!off) return off.error();
+    apply(*off, seq, size);
     return seq;
   }
 
@@ -943,66 +689,78 @@ class basic_outbox {
     return false;
   }
 
-  std::size_t record_size(std::uint32_t off) noexcept {
-    unsigned char h[4];
-    if (io_read(active_, off, h, sizeof h) != 0) return 0;
-    return detail::outbox_record_head + (static_cast<std::size_t>(h[2]) | static_cast<std::size_t>(h[3]) << 8) +
-           detail::outbox_commit;
-  }
-
   // Copies the live records into the other area, then makes it active (its header last) and
-  // reloads. `extra`: bytes that must fit afterwards.
+  // reloads. `extra`: bytes that must fit afterwards. A format-1 area is migrated: its
+  // operation records are rewritten in this format, and done ones are kept too (a migration
+  // changes the form, not what the outbox holds).
   ::kom::error compact_into(std::size_t extra) noexcept {
-    std::size_t need = detail::outbox_area_header + extra;
+    const bool migrate = log_.format() != detail::log_format;
+    const auto copied = [&](const entry& e) { return kept(e) || (migrate && e.state == outbox_state::done); };
+    std::size_t need = log_type::header_size() + extra;
     for (std::size_t i = 0; i < count_; ++i) {
-      const entry& e = entries_[i];
-      if (!kept(e)) continue;
-      need += record_size(e.op_off);
-      if (e.timing_off && e.state == outbox_state::pending) need += record_size(e.timing_off);
-      if (e.final_off) need += record_size(e.final_off);
+      entry& e = entries_[i];
+      if (!copied(e)) continue;
+      if (migrate) {
+        const result<std::size_t> n = migrated_size(e);
+        if (!n) return n.error();
+        need += log_type::total_size(*n);
+      } else {
+        need += log_.record_size(e.op_off);
+      }
+      if (e.timing_off && e.state == outbox_state::pending) need += log_.record_size(e.timing_off);
+      if (e.final_off) need += log_.record_size(e.final_off);
     }
-    if (need > area_bytes_) return ::kom::error(errc::buffer_too_small, static_cast<std::int64_t>(need));
-    const int to = 1 - active_;
-    const std::size_t base = static_cast<std::size_t>(to) * (storage_.block_count / 2);
-    for (std::size_t b = 0; b < storage_.block_count / 2; ++b)
-      if (const int rc = storage_.erase(storage_.context, base + b); rc != 0) return ::kom::error(errc::io_failed, rc);
-    std::size_t out = detail::outbox_area_header;
+    if (need > log_.area_bytes()) return ::kom::error(errc::buffer_too_small, static_cast<std::int64_t>(need));
+    if (::kom::error err = log_.begin_compaction(); !err.ok()) return err;
     for (std::size_t i = 0; i < count_; ++i) {
-      const entry& e = entries_[i];
-      if (!kept(e)) continue;
+      entry& e = entries_[i];
+      if (!copied(e)) continue;
       const std::uint32_t offs[3] = {e.op_off, e.state == outbox_state::pending ? e.timing_off : 0, e.final_off};
       for (std::uint32_t off : offs) {
         if (off == 0) continue;
-        const std::size_t n = record_size(off);
-        if (n == 0 || n > sizeof buf_ + detail::outbox_record_head + detail::outbox_commit)
-          return ::kom::error(errc::io_failed);
-        // Copy in two pieces through buf_ (head + payload, then the marker).
-        std::size_t done = 0;
-        while (done < n) {
-          const std::size_t piece = n - done < sizeof buf_ ? n - done : sizeof buf_;
-          if (const int rc = io_read(active_, off + done, buf_, piece); rc != 0) return ::kom::error(errc::io_failed, rc);
-          if (const int rc = io_write(to, out + done, buf_, piece); rc != 0) return ::kom::error(errc::io_failed, rc);
-          done += piece;
-        }
-        out += n;
+        const ::kom::error err = migrate && off == e.op_off ? migrate_op(e) : log_.copy_record(off);
+        if (!err.ok()) return err;
       }
     }
-    if (::kom::error e = write_header(to, generation_ + 1, next_seq_); !e.ok()) return e;
-    active_ = to;
-    generation_ += 1;
-    return load(next_seq_);
+    if (::kom::error err = log_.finish_compaction(); !err.ok()) return err;
+    return load();
+  }
+
+  // The payload size of operation `e`'s record once rewritten in this format.
+  result<std::size_t> migrated_size(entry& e) noexcept {
+    outbox_item item;
+    if (::kom::error err = read_entry(e, item); !err.ok()) return err;
+    detail::record_writer measure(nullptr, 0);
+    write_migrated(measure, e, item);
+    if (measure.size() > MaxRecord) return limit(errc::too_long, parameter::record, MaxRecord);
+    return measure.size();
+  }
+
+  // Rewrites operation `e`, read from a format-1 area, as a record of this format after the
+  // ones compacted so far, streamed (its request's views point into the log's buffer).
+  ::kom::error migrate_op(entry& e) noexcept {
+    const result<std::size_t> size = migrated_size(e);
+    if (!size) return size.error();
+    outbox_item item;
+    if (::kom::error err = read_entry(e, item); !err.ok()) return err;
+    return log_.rewrite_streamed(e.seq, *size, [&](detail::record_writer& w) { write_migrated(w, e, item); });
+  }
+
+  void write_migrated(detail::record_writer& w, const entry& e, const outbox_item& item) noexcept {
+    // A done capture's id came from its done record: the operation record itself has none.
+    const std::string_view capture_id = item.op == outbox_op::capture ? std::string_view() : item.capture_id;
+    write_op(w, static_cast<std::uint8_t>(item.op), item.order_id, e.original_key(), item.capture_of, capture_id,
+             item.op == outbox_op::capture ? &item.capture : nullptr,
+             item.op == outbox_op::shipping_info ? &item.shipping : nullptr);
   }
 
   // ---- reading an operation back ----
 
   ::kom::error read_entry(entry& e, outbox_item& item) noexcept {
     item = outbox_item{};
-    std::uint32_t seq = 0;
-    std::size_t payload = 0, total = 0;
-    int io = 0;
-    if (read_record(active_, e.op_off, seq, payload, total, io) != 1)
-      return io != 0 ? ::kom::error(errc::io_failed, io) : ::kom::error(errc::json_syntax);
-    detail::record_reader r(buf_, payload);
+    const result<std::size_t> op = read_at(e.op_off);
+    if (!op) return op.error();
+    detail::record_reader r(log_.buffer(), *op);
     item.seq = e.seq;
     item.op = static_cast<outbox_op>(r.byte());
     item.state = e.state;
@@ -1012,32 +770,16 @@ class basic_outbox {
     item.capture_of = static_cast<std::uint32_t>(r.uvar());
     item.capture_id = r.text();
     item.first_attempt_ms = e.first_attempt_ms;
-    if (item.op == outbox_op::capture) {
-      item.capture.captured_amount = r.svar();
-      item.capture.description = r.text();
-      item.capture.reference = r.text();
-      if (r.byte() & 1) item.capture.shipping_delay = r.svar();
-      const std::uint64_t lines = r.uvar();
-      if (lines > MaxLines) return ::kom::error(errc::json_syntax);
-      for (std::size_t i = 0; i < lines; ++i) detail::decode_line(r, lines_[i], identifiers_[i], subscriptions_[i]);
-      item.capture.order_lines = {lines_, static_cast<std::size_t>(lines)};
-      const std::uint64_t ships = r.uvar();
-      if (ships > MaxShipping) return ::kom::error(errc::json_syntax);
-      for (std::size_t i = 0; i < ships; ++i) detail::decode_shipping(r, shipping_[i]);
-      item.capture.shipping_info = {shipping_, static_cast<std::size_t>(ships)};
-    } else if (item.op == outbox_op::shipping_info) {
-      const std::uint64_t ships = r.uvar();
-      if (ships > MaxShipping) return ::kom::error(errc::json_syntax);
-      for (std::size_t i = 0; i < ships; ++i) detail::decode_shipping(r, shipping_[i]);
-      item.shipping.shipping_info = {shipping_, static_cast<std::size_t>(ships)};
-    }
-    if (r.bad()) return ::kom::error(errc::json_syntax);
+    if (!decode_request(r, static_cast<std::uint8_t>(item.op), item.capture, item.shipping))
+      return ::kom::error(errc::record_corrupt);
+    if (r.bad()) return ::kom::error(errc::record_corrupt);
     if (e.final_off != 0) {  // the done or failed record, into aux_
-      if (read_record(active_, e.final_off, seq, payload, total, io) != 1 || payload > sizeof aux_)
-        return io != 0 ? ::kom::error(errc::io_failed, io) : ::kom::error(errc::json_syntax);
-      std::memcpy(aux_, buf_, payload);  // buf_ now holds the state record: move it aside
-      // The operation's views point into buf_: reread it (its bytes are unchanged).
-      detail::record_reader s(aux_, payload);
+      const result<std::size_t> state = read_at(e.final_off);
+      if (!state) return state.error();
+      if (*state > sizeof aux_) return ::kom::error(errc::record_corrupt);
+      std::memcpy(aux_, log_.buffer(), *state);  // the buffer now holds the state record: move it aside
+      // The operation's views point into the buffer: reread it (its bytes are unchanged).
+      detail::record_reader s(aux_, *state);
       const std::uint8_t kind = s.byte();
       (void)s.uvar();
       if (kind == detail::rk_done) {
@@ -1050,8 +792,7 @@ class basic_outbox {
         item.failure.message = s.text();
         item.failure.correlation_id = s.text();
       }
-      if (read_record(active_, e.op_off, seq, payload, total, io) != 1)
-        return io != 0 ? ::kom::error(errc::io_failed, io) : ::kom::error(errc::json_syntax);
+      if (const result<std::size_t> again = read_at(e.op_off); !again) return again.error();
     }
     return {};
   }
@@ -1059,12 +800,10 @@ class basic_outbox {
   // The capture id a done capture got (into aux_), or empty.
   std::string_view done_capture_id(const entry& e) noexcept {
     if (e.final_off == 0 || e.state != outbox_state::done) return {};
-    std::uint32_t seq = 0;
-    std::size_t payload = 0, total = 0;
-    int io = 0;
-    if (read_record(active_, e.final_off, seq, payload, total, io) != 1 || payload > sizeof id_) return {};
-    std::memcpy(id_, buf_, payload);
-    detail::record_reader s(id_, payload);
+    const result<std::size_t> payload = read_at(e.final_off);
+    if (!payload || *payload > sizeof id_) return {};
+    std::memcpy(id_, log_.buffer(), *payload);
+    detail::record_reader s(id_, *payload);
     (void)s.byte();
     (void)s.uvar();
     const std::string_view id = s.text();
@@ -1147,12 +886,12 @@ class basic_outbox {
 
   // Lists the order's captures and looks for the one `item` queued: the same reference
   // (unique among the outbox's captures of an order) and captured_amount.
-  search find_listed(client& klarna, const outbox_item& item, ::kom::capture* items, std::size_t capacity,
+  search find_listed(const outbox_sender& klarna, const outbox_item& item, ::kom::capture* items, std::size_t capacity,
                      capture_storage_ref storage, char (&capture_id)[256], std::size_t& id_size,
                      reply<capture_list>& listing) noexcept {
     read_options lenient;  // a listing too big for `items` still shows the captures read
     lenient.allow_truncation = true;
-    listing = klarna.list_captures(item.order_id, items, capacity, storage, lenient);
+    listing = klarna.list_captures_fn(klarna.context, item.order_id, items, capacity, storage, lenient);
     if (!listing.ok()) return search::stopped;
     for (const ::kom::capture& c : listing.value.captures) {
       if (c.reference == item.capture.reference && c.captured_amount == item.capture.captured_amount) {
@@ -1179,7 +918,7 @@ class basic_outbox {
     return s;
   }
 
-  step drain_one(client& klarna, entry& e_in, ::kom::capture* items, std::size_t capacity,
+  step drain_one(const outbox_sender& klarna, entry& e_in, ::kom::capture* items, std::size_t capacity,
                  capture_storage_ref storage) noexcept {
     const std::uint32_t seq = e_in.seq;
     const std::uint32_t capture_of = e_in.capture_of;
@@ -1193,7 +932,7 @@ class basic_outbox {
         error_body none;
         none.error_code_text = "CAPTURE_FAILED";
         none.error_messages = {};
-        if (::kom::error e = mark_failed(seq, limit(errc::required, "capture_of", capture_of), 0, none, {}); !e.ok())
+        if (::kom::error e = mark_failed(seq, limit(errc::unknown_capture_record, parameter::capture_of, capture_of), 0, none, {}); !e.ok())
           return stop_drain(e);
         step s;
         s.marked = true;
@@ -1225,7 +964,7 @@ class basic_outbox {
             return stop_drain(list.error);
         }
       }
-      const result<uuid_text> fresh = klarna.new_idempotency_key();
+      const result<uuid_text> fresh = klarna.new_key_fn(klarna.context);
       if (!fresh) return stop_drain(fresh.error());
       if (::kom::error err = mark_timing(seq, now, fresh->view()); !err.ok()) return stop_drain(err);
     }
@@ -1241,7 +980,7 @@ class basic_outbox {
     if (capture_of != 0) item.capture_id = std::string_view(capture_id, capture_id_size);
     switch (item.op) {
       case outbox_op::capture: {
-        reply<capture_created> r = klarna.capture(item.order_id, item.capture, post);
+        reply<capture_created> r = klarna.capture_fn(klarna.context, item.order_id, item.capture, post);
         if (r.next_step() == outcome::applied_id_unknown) {
           // Klarna made the capture but its id was not readable: find it by its reference.
           reply<capture_list> list;
@@ -1256,30 +995,22 @@ class basic_outbox {
         return settle(seq, r, std::string_view(capture_id, n));
       }
       case outbox_op::shipping_info: {
-        reply<no_content> r = klarna.append_shipping_info(item.order_id, item.capture_id, item.shipping, post);
+        reply<no_content> r = klarna.shipping_info_fn(klarna.context, item.order_id, item.capture_id, item.shipping, post);
         return settle(seq, r, {});
       }
       case outbox_op::send_out: {
-        reply<no_content> r = klarna.trigger_send_out(item.order_id, item.capture_id, post);
+        reply<no_content> r = klarna.send_out_fn(klarna.context, item.order_id, item.capture_id, post);
         return settle(seq, r, {});
       }
     }
     return {};
   }
 
-  block_storage storage_;
+  log_type log_;
   wall_clock clock_;
-  int active_ = 0;
   bool opened_ = false;
-  bool torn_ = false;
-  std::uint32_t generation_ = 0;
-  std::uint32_t next_seq_ = 1;
-  std::size_t area_bytes_ = 0;
-  std::size_t tail_ = 0;
-  std::size_t corrupt_ = 0;
   std::size_t count_ = 0;
   entry entries_[MaxOps];
-  unsigned char buf_[MaxRecord];
   unsigned char aux_[512];
   unsigned char id_[300];
   order_line lines_[MaxLines ? MaxLines : 1];

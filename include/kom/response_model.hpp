@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 
 #include "kom/model.hpp"
 
@@ -68,6 +69,22 @@ inline constexpr std::string_view klarna_error_code_names[] = {
     "INVALID_ADDRESS", "TOO_MANY_REQUESTS", "INTERNAL_SERVER_ERROR", "UNEXPECTED_ERROR",
     "TEMPORARILY_UNAVAILABLE"};
 }  // namespace detail
+
+/// Klarna's spellings of order_status.
+template <>
+struct enum_spellings<order_status> {
+  static constexpr list_view<std::string_view> names{detail::order_status_names};  ///< index = value
+};
+/// Klarna's spellings of fraud_status.
+template <>
+struct enum_spellings<fraud_status> {
+  static constexpr list_view<std::string_view> names{detail::fraud_status_names};  ///< index = value
+};
+/// Klarna's spellings of klarna_error_code.
+template <>
+struct enum_spellings<klarna_error_code> {
+  static constexpr list_view<std::string_view> names{detail::klarna_error_code_names};  ///< index = value
+};
 
 /// Klarna's spelling; empty for unset, unknown and out-of-range values.
 constexpr std::string_view to_string(order_status s) noexcept {
@@ -182,10 +199,85 @@ struct error_body {
   bool truncated = false;                       ///< messages or text dropped or cut to fit
 };
 
-// ---- storage -------------------------------------------------------------------------------
+// ---- storage ----------------------------------------------------------------------------------
 // The caller picks each capacity; a read never goes past one. Every read starts the storage
 // afresh: the results of an earlier read with the same storage are then invalid. Pass the
 // storage itself (an lvalue): the results point into it, so a temporary is refused.
+//
+// Capacities are named, in any order, and the ones not named keep their defaults:
+//   kom::capture_storage<kom::capacity::lines<4>, kom::capacity::text_bytes<512>> storage;
+
+/// The named capacities of kom's storages and of kom::basic_outbox.
+namespace capacity {
+template <std::size_t N>
+/// Capacity: order lines (of a whole read; of one queued capture).
+struct lines {
+  static constexpr std::size_t value = N;  ///< the capacity
+};
+template <std::size_t N>
+/// Capacity: shipping entries (of a whole read; of one queued operation).
+struct shipping_entries {
+  static constexpr std::size_t value = N;  ///< the capacity
+};
+template <std::size_t N>
+/// Capacity: bytes of text a read keeps, unescaped.
+struct text_bytes {
+  static constexpr std::size_t value = N;  ///< the capacity
+};
+template <std::size_t N>
+/// Capacity: lines' product_identifiers over a whole read.
+struct product_identifiers {
+  static constexpr std::size_t value = N;  ///< the capacity
+};
+template <std::size_t N>
+/// Capacity: lines' subscriptions over a whole read.
+struct subscriptions {
+  static constexpr std::size_t value = N;  ///< the capacity
+};
+template <std::size_t N>
+/// Capacity: an order's captures kept.
+struct captures {
+  static constexpr std::size_t value = N;  ///< the capacity
+};
+template <std::size_t N>
+/// Capacity: an error body's messages kept.
+struct messages {
+  static constexpr std::size_t value = N;  ///< the capacity
+};
+template <std::size_t N>
+/// Capacity: operations an outbox holds at once.
+struct operations {
+  static constexpr std::size_t value = N;  ///< the capacity
+};
+template <std::size_t N>
+/// Capacity: payload bytes of one outbox record.
+struct record_bytes {
+  static constexpr std::size_t value = N;  ///< the capacity
+};
+}  // namespace capacity
+
+namespace detail {
+// The value of capacity Name among Given, or Default when Given does not name it.
+template <template <std::size_t> class Name, std::size_t Default, class... Given>
+struct capacity_of {
+  static constexpr std::size_t value = Default;
+};
+template <template <std::size_t> class Name, std::size_t Default, std::size_t N, class... Rest>
+struct capacity_of<Name, Default, Name<N>, Rest...> {
+  static constexpr std::size_t value = N;
+};
+template <template <std::size_t> class Name, std::size_t Default, class First, class... Rest>
+struct capacity_of<Name, Default, First, Rest...> : capacity_of<Name, Default, Rest...> {};
+
+template <template <std::size_t> class Name, class T>
+struct is_capacity : std::false_type {};
+template <template <std::size_t> class Name, std::size_t N>
+struct is_capacity<Name, Name<N>> : std::true_type {};
+
+// True when every one of Given is one of the capacities Allowed.
+template <class T, template <std::size_t> class... Allowed>
+inline constexpr bool capacity_allowed = (is_capacity<Allowed, T>::value || ...);
+}  // namespace detail
 
 /// The memory a capture read fills, as pointers and capacities (made by capture_storage).
 struct capture_storage_ref {
@@ -203,31 +295,38 @@ struct capture_storage_ref {
 
 /// Storage for reading one capture, or all captures of an order (shared by them). Lines,
 /// shipping entries, product_identifiers and subscriptions are counted over the whole read;
-/// text holds every kept string, unescaped. The defaults fit a typical point-of-sale
-/// capture; `sizeof(kom::capture_storage<>)` is about 8 KB on 64-bit, 6.5 KB on 32-bit.
-template <std::size_t Lines = 16, std::size_t Shipping = 4, std::size_t TextBytes = 4096,
-          std::size_t Identifiers = 4, std::size_t Subscriptions = 4>
+/// text holds every kept string, unescaped. Capacities (kom::capacity, any order): lines
+/// (16), shipping_entries (4), text_bytes (4096), product_identifiers (4), subscriptions (4).
+/// The defaults fit a typical point-of-sale capture; `sizeof(kom::capture_storage<>)` is
+/// about 8 KB on 64-bit, 6.5 KB on 32-bit.
+template <class... Capacities>
 class capture_storage {
+  static_assert((detail::capacity_allowed<Capacities, capacity::lines, capacity::shipping_entries,
+                                          capacity::text_bytes, capacity::product_identifiers,
+                                          capacity::subscriptions> && ...),
+                "capture_storage takes lines, shipping_entries, text_bytes, product_identifiers, subscriptions");
+
  public:
-  static constexpr std::size_t lines_capacity = Lines;                  ///< order lines over the whole read
-  static constexpr std::size_t shipping_capacity = Shipping;            ///< shipping entries over the whole read
-  static constexpr std::size_t text_capacity = TextBytes;               ///< bytes of text
-  static constexpr std::size_t identifiers_capacity = Identifiers;      ///< product_identifiers over the whole read
-  static constexpr std::size_t subscriptions_capacity = Subscriptions;  ///< subscriptions over the whole read
+  static constexpr std::size_t lines_capacity = detail::capacity_of<capacity::lines, 16, Capacities...>::value;  ///< order lines over the whole read
+  static constexpr std::size_t shipping_capacity = detail::capacity_of<capacity::shipping_entries, 4, Capacities...>::value;  ///< shipping entries over the whole read
+  static constexpr std::size_t text_capacity = detail::capacity_of<capacity::text_bytes, 4096, Capacities...>::value;  ///< bytes of text
+  static constexpr std::size_t identifiers_capacity = detail::capacity_of<capacity::product_identifiers, 4, Capacities...>::value;  ///< product_identifiers over the whole read
+  static constexpr std::size_t subscriptions_capacity = detail::capacity_of<capacity::subscriptions, 4, Capacities...>::value;  ///< subscriptions over the whole read
 
   /// This storage as a capture_storage_ref (an lvalue only: the results point into it).
   operator capture_storage_ref() & noexcept {
-    return {lines_, Lines, shipping_, Shipping, identifiers_, Identifiers, subscriptions_, Subscriptions, text_, TextBytes};
+    return {lines_,        lines_capacity,  shipping_, shipping_capacity, identifiers_, identifiers_capacity,
+            subscriptions_, subscriptions_capacity, text_, text_capacity};
   }
   operator capture_storage_ref() && = delete;  // the results would point into a temporary
 
  private:
   // One element at least: a zero capacity is allowed, a zero-length array is not.
-  order_line lines_[Lines ? Lines : 1];
-  ::kom::shipping_info shipping_[Shipping ? Shipping : 1];
-  product_identifiers identifiers_[Identifiers ? Identifiers : 1];
-  ::kom::subscription subscriptions_[Subscriptions ? Subscriptions : 1];
-  char text_[TextBytes ? TextBytes : 1];
+  order_line lines_[lines_capacity ? lines_capacity : 1];
+  ::kom::shipping_info shipping_[shipping_capacity ? shipping_capacity : 1];
+  ::kom::product_identifiers identifiers_[identifiers_capacity ? identifiers_capacity : 1];
+  ::kom::subscription subscriptions_[subscriptions_capacity ? subscriptions_capacity : 1];
+  char text_[text_capacity ? text_capacity : 1];
 };
 
 /// The memory an order read fills (made by order_storage).
@@ -238,20 +337,24 @@ struct order_storage_ref {
   std::size_t text_capacity = 0;       ///< bytes of `text`
 };
 
-/// Storage for reading an order: its captures' ids and amounts, and its text.
-template <std::size_t Captures = 8, std::size_t TextBytes = 1024>
+/// Storage for reading an order: its captures' ids and amounts, and its text. Capacities
+/// (kom::capacity, any order): captures (8), text_bytes (1024).
+template <class... Capacities>
 class order_storage {
+  static_assert((detail::capacity_allowed<Capacities, capacity::captures, capacity::text_bytes> && ...),
+                "order_storage takes captures, text_bytes");
+
  public:
-  static constexpr std::size_t captures_capacity = Captures;  ///< captures of the order kept
-  static constexpr std::size_t text_capacity = TextBytes;     ///< bytes of text
+  static constexpr std::size_t captures_capacity = detail::capacity_of<capacity::captures, 8, Capacities...>::value;  ///< captures of the order kept
+  static constexpr std::size_t text_capacity = detail::capacity_of<capacity::text_bytes, 1024, Capacities...>::value;  ///< bytes of text
 
   /// This storage as an order_storage_ref (an lvalue only: the results point into it).
-  operator order_storage_ref() & noexcept { return {captures_, Captures, text_, TextBytes}; }
+  operator order_storage_ref() & noexcept { return {captures_, captures_capacity, text_, text_capacity}; }
   operator order_storage_ref() && = delete;
 
  private:
-  order_capture captures_[Captures ? Captures : 1];
-  char text_[TextBytes ? TextBytes : 1];
+  order_capture captures_[captures_capacity ? captures_capacity : 1];
+  char text_[text_capacity ? text_capacity : 1];
 };
 
 /// The memory an error-body read fills (made by error_body_storage).
@@ -262,20 +365,24 @@ struct error_body_storage_ref {
   std::size_t text_capacity = 0;         ///< bytes of `text`
 };
 
-/// Storage for reading an error body: its messages and its text.
-template <std::size_t Messages = 4, std::size_t TextBytes = 512>
+/// Storage for reading an error body: its messages and its text. Capacities (kom::capacity,
+/// any order): messages (4), text_bytes (512).
+template <class... Capacities>
 class error_body_storage {
+  static_assert((detail::capacity_allowed<Capacities, capacity::messages, capacity::text_bytes> && ...),
+                "error_body_storage takes messages, text_bytes");
+
  public:
-  static constexpr std::size_t messages_capacity = Messages;  ///< error messages kept
-  static constexpr std::size_t text_capacity = TextBytes;     ///< bytes of text
+  static constexpr std::size_t messages_capacity = detail::capacity_of<capacity::messages, 4, Capacities...>::value;  ///< error messages kept
+  static constexpr std::size_t text_capacity = detail::capacity_of<capacity::text_bytes, 512, Capacities...>::value;  ///< bytes of text
 
   /// This storage as an error_body_storage_ref (an lvalue only: the results point into it).
-  operator error_body_storage_ref() & noexcept { return {messages_, Messages, text_, TextBytes}; }
+  operator error_body_storage_ref() & noexcept { return {messages_, messages_capacity, text_, text_capacity}; }
   operator error_body_storage_ref() && = delete;
 
  private:
-  std::string_view messages_[Messages ? Messages : 1];
-  char text_[TextBytes ? TextBytes : 1];
+  std::string_view messages_[messages_capacity ? messages_capacity : 1];
+  char text_[text_capacity ? text_capacity : 1];
 };
 
 }  // namespace kom

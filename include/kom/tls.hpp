@@ -31,7 +31,9 @@
 #ifndef KOM_TLS_HPP
 #define KOM_TLS_HPP
 
-#if defined(KOM_USE_MBEDTLS) && !KOM_USE_MBEDTLS
+#include "kom/config.hpp"
+
+#if !KOM_USE_MBEDTLS
 #error "kom/tls.hpp is TLS by mbedTLS; without mbedTLS give the client the platform's own TLS transport"
 #endif
 

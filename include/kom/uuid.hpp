@@ -162,11 +162,7 @@ inline result<uuid_text> sale_idempotency_key(const uuid& merchant_namespace, st
   w.append_uint(transaction);
   w.put('/');
   w.append(purpose);
-  if (w.overflow()) {
-    field_path path;
-    path.append("idempotency_name");
-    return error(errc::too_long, path, static_cast<std::int64_t>(sizeof name));
-  }
+  if (w.overflow()) return error(errc::too_long, parameter::idempotency_name, static_cast<std::int64_t>(sizeof name));
   const result<uuid> u = uuid_v5(merchant_namespace, w.view());
   if (!u) return u.error();
   return uuid_text(*u);

@@ -675,7 +675,7 @@ void test_json() {
     check(e.code() == kom::errc::json_wrong_type, "json: a list where a capture is expected is json_wrong_type");
   }
   {
-    kom::capture_storage<4, 2, 64> small;
+    kom::capture_storage<kom::capacity::lines<4>, kom::capacity::shipping_entries<2>, kom::capacity::text_bytes<64>> small;
     kom::capture c;
     const kom::error e = kom::read_capture(fx::json_capture, c, small);
     check(e.code() == kom::errc::json_text_overflow && e.detail() == 64,

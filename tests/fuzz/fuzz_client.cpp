@@ -1,4 +1,4 @@
-// libFuzzer target for kom::client over kom::fake_transport: the server's bytes, the network's
+// libFuzzer target for kom::client over kom::testing::fake_transport: the server's bytes, the network's
 // partial I/O and its faults are the fuzzer's.
 //
 // Input: eight option bytes, then the server's bytes. The options:
@@ -27,7 +27,7 @@
 #include <string_view>
 
 #include "kom/client.hpp"
-#include "kom/fake_transport.hpp"
+#include "kom/testing/fake_transport.hpp"
 
 namespace {
 
@@ -53,7 +53,7 @@ constexpr std::size_t max_answers = 32;
 // base64("fuzz_user:fuzz-Pa55")
 constexpr std::string_view basic_token = "ZnV6el91c2VyOmZ1enotUGE1NQ==";
 
-using fake_type = kom::basic_fake_transport<65536, 65536, 16384>;
+using fake_type = kom::testing::basic_fake_transport<65536, 65536, 16384>;
 
 struct server {
   std::string_view answers[max_answers];
@@ -179,7 +179,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fake.max_io(data[0]);
   fake.block_every(data[1] & 7u);
   const auto fault = [](std::uint8_t at, std::uint8_t kind) {
-    const auto f = static_cast<kom::fake_fault>(kind % 8u);
+    const auto f = static_cast<kom::testing::fake_fault>(kind % 8u);
     if ((kind & 0x80u) != 0) {
       fake.fault_on_connect(at % 8u, f);
     } else {

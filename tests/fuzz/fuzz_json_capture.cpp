@@ -12,7 +12,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   // Small capacities, so that "no room" happens often.
-  static kom::capture_storage<4, 2, 256, 2, 2> storage;
+  static kom::capture_storage<kom::capacity::lines<4>, kom::capacity::shipping_entries<2>, kom::capacity::text_bytes<256>, kom::capacity::product_identifiers<2>, kom::capacity::subscriptions<2>> storage;
   const kom_fuzz::dom_reading dom(body);
   kom_fuzz::differential(body, [&](std::string_view b, const kom::read_options& options, std::uint64_t& hash,
                                    bool& truncated) {

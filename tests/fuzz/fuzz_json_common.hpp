@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "kom/detail/utf8.hpp"
+#include "kom/fields.hpp"
 #include "kom/json_readers.hpp"
 
 namespace kom_fuzz {
@@ -59,93 +60,76 @@ class hasher {
   std::uint64_t hash_ = 0xcbf29ce484222325u;
 };
 
-inline void touch(hasher& h, const kom::address& a) {
-  for (std::string_view v : {a.given_name, a.family_name, a.title, a.street_address, a.street_address2,
-                             a.postal_code, a.city, a.region, a.country, a.email, a.phone}) {
-    h.text(v);
+// Where a read may put objects: each pointer kom hands out must lie inside its storage.
+struct storage_bounds {
+  kom::capture_storage_ref capture;
+  kom::order_storage_ref order;
+
+  template <class T>
+  static bool inside(const T* p, const T* first, std::size_t n) {
+    return p >= first && p < first + n;
+  }
+  bool holds(const kom::order_line* p) const { return inside(p, capture.lines, capture.lines_capacity); }
+  bool holds(const kom::shipping_info* p) const { return inside(p, capture.shipping, capture.shipping_capacity); }
+  bool holds(const kom::product_identifiers* p) const {
+    return inside(p, capture.identifiers, capture.identifiers_capacity);
+  }
+  bool holds(const kom::subscription* p) const { return inside(p, capture.subscriptions, capture.subscriptions_capacity); }
+  bool holds(const kom::order_capture* p) const { return inside(p, order.captures, order.captures_capacity); }
+  bool holds(const kom::address*) const { return true; }  // held by value
+};
+
+template <class T>
+void touch_object(hasher& h, const T& object, const storage_bounds& s);
+
+// One field, by its description in kom/fields.hpp: every field of every described type is
+// read, so a field added there is read here too.
+template <class T, class D>
+void touch_field(hasher& h, const T& object, const D& d, const storage_bounds& s) {
+  if constexpr (D::kind == kom::field_kind::text) {
+    h.text(object.*d.member);
+  } else if constexpr (D::kind == kom::field_kind::integer || D::kind == kom::field_kind::optional_integer) {
+    h.number(object.*d.member);
+  } else if constexpr (D::kind == kom::field_kind::enumeration) {
+    const auto v = object.*d.member;
+    h.enumerator(v);
+    if (d.text != nullptr) {
+      // An enum and its text come together: unset with no text, else the text's value.
+      const std::string_view text = object.*d.text;
+      h.text(text);
+      using E = typename D::enum_type;
+      check(v == E::unset ? text.empty() : v == kom::enum_from_spelling<E>(text));
+    }
+  } else if constexpr (D::kind == kom::field_kind::object) {
+    if (const auto* child = object.*d.member) {
+      check(s.holds(child));
+      touch_object(h, *child, s);
+    }
+  } else if constexpr (D::kind == kom::field_kind::embedded) {
+    touch_object(h, object.*d.member, s);
+  } else if constexpr (D::kind == kom::field_kind::list) {
+    for (const auto& item : object.*d.member) {
+      check(s.holds(&item));
+      touch_object(h, item, s);
+    }
   }
 }
 
+template <class T>
+void touch_object(hasher& h, const T& object, const storage_bounds& s) {
+  kom::fields_of<T>::visit([&](const auto& d) { touch_field(h, object, d, s); });
+}
+
 inline void touch(hasher& h, const kom::capture& c, const kom::capture_storage_ref& s) {
-  h.text(c.capture_id);
-  h.text(c.klarna_reference);
-  h.number(c.captured_amount);
-  h.text(c.captured_at);
-  h.text(c.description);
-  h.text(c.reference);
-  h.number(c.refunded_amount);
   check(c.order_lines.size() <= s.lines_capacity);
-  for (const kom::order_line& l : c.order_lines) {
-    check(&l >= s.lines && &l < s.lines + s.lines_capacity);
-    h.enumerator(l.type);
-    h.text(l.reference);
-    h.text(l.name);
-    h.number(l.quantity);
-    h.text(l.quantity_unit);
-    h.number(l.unit_price);
-    h.number(l.tax_rate);
-    h.number(l.total_amount);
-    h.number(l.total_discount_amount);
-    h.number(l.total_tax_amount);
-    h.text(l.merchant_data);
-    h.text(l.product_url);
-    h.text(l.image_url);
-    if (const kom::product_identifiers* p = l.product_identifiers) {
-      check(p >= s.identifiers && p < s.identifiers + s.identifiers_capacity);
-      for (std::string_view v : {p->brand, p->category_path, p->global_trade_item_number,
-                                 p->manufacturer_part_number, p->color, p->size}) {
-        h.text(v);
-      }
-    }
-    if (const kom::subscription* sub = l.subscription) {
-      check(sub >= s.subscriptions && sub < s.subscriptions + s.subscriptions_capacity);
-      h.text(sub->name);
-      h.enumerator(sub->interval);
-      h.number(sub->interval_count);
-    }
-  }
   check(c.shipping_info.size() <= s.shipping_capacity);
-  for (const kom::shipping_info& i : c.shipping_info) {
-    check(&i >= s.shipping && &i < s.shipping + s.shipping_capacity);
-    h.text(i.shipping_company);
-    h.enumerator(i.shipping_method);
-    for (std::string_view v : {i.tracking_number, i.tracking_uri, i.return_shipping_company,
-                               i.return_tracking_number, i.return_tracking_uri}) {
-      h.text(v);
-    }
-  }
-  touch(h, c.billing_address);
-  touch(h, c.shipping_address);
+  touch_object(h, c, storage_bounds{s, {}});
   h.enumerator(c.truncated);
 }
 
 inline void touch(hasher& h, const kom::order& o, const kom::order_storage_ref& s) {
-  h.text(o.order_id);
-  h.enumerator(o.status);
-  h.text(o.status_text);
-  // An enum and its text come together: unset with no text, else the text's value.
-  check(o.status == kom::order_status::unset ? o.status_text.empty()
-                                             : o.status == kom::order_status_from_string(o.status_text));
-  h.enumerator(o.fraud_status);
-  h.text(o.fraud_status_text);
-  check(o.fraud_status == kom::fraud_status::unset ? o.fraud_status_text.empty()
-                                                   : o.fraud_status == kom::fraud_status_from_string(o.fraud_status_text));
-  h.number(o.order_amount);
-  h.number(o.original_order_amount);
-  h.number(o.captured_amount);
-  h.number(o.refunded_amount);
-  h.number(o.remaining_authorized_amount);
-  h.text(o.purchase_currency);
-  h.text(o.expires_at);
   check(o.captures.size() <= s.captures_capacity);
-  for (const kom::order_capture& c : o.captures) {
-    h.text(c.capture_id);
-    h.text(c.klarna_reference);
-    h.text(c.reference);
-    h.number(c.captured_amount);
-    h.number(c.refunded_amount);
-    h.text(c.captured_at);
-  }
+  touch_object(h, o, storage_bounds{{}, s});
   h.enumerator(o.truncated);
 }
 

@@ -11,7 +11,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
-  static kom::order_storage<3, 160> storage;
+  static kom::order_storage<kom::capacity::captures<3>, kom::capacity::text_bytes<160>> storage;
   const kom_fuzz::dom_reading dom(body);
   kom_fuzz::differential(body, [&](std::string_view b, const kom::read_options& options, std::uint64_t& hash,
                                    bool& truncated) {

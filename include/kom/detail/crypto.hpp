@@ -1,8 +1,6 @@
-// kom/detail/crypto.hpp: the one place that picks where kom's Base64 and zeroize come from.
-//
-// KOM_USE_MBEDTLS (define it to 0 or 1 before including any kom header, or on the command
-// line) chooses the backend; by default it is 1 when <mbedtls/version.h> is on the include
-// path and 0 otherwise.
+// kom/detail/crypto.hpp: the one place that picks where kom's Base64 and zeroize come from,
+// by KOM_USE_MBEDTLS (kom/config.hpp: 1 by default; a program without mbedTLS defines it 0 for
+// all of its sources).
 //   1: Base64 and zeroize are mbedTLS's (mbedtls_base64_encode, mbedtls_platform_zeroize);
 //      link mbedcrypto. kom/uuid.hpp then also has uuid_v5, sale_idempotency_key and
 //      ctr_drbg_source (SHA-1 and CTR-DRBG).
@@ -17,17 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#ifndef KOM_USE_MBEDTLS
-#if defined(__has_include)
-#if __has_include(<mbedtls/version.h>)
-#define KOM_USE_MBEDTLS 1
-#else
-#define KOM_USE_MBEDTLS 0
-#endif
-#else
-#define KOM_USE_MBEDTLS 0
-#endif
-#endif
+#include "kom/config.hpp"
 
 #if KOM_USE_MBEDTLS
 #include <mbedtls/base64.h>

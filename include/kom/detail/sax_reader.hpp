@@ -40,13 +40,14 @@ enum class json_slot : std::uint8_t {
   text_or_list,  ///< a string or an array of strings, kept as items of list `id` (Klarna's `error_message`)
 };
 
-/// One known key of an object node. `id` is the schema's own number: a field for text,
-/// token and integer values, the child node for objects and lists of objects, the list for
-/// text items.
+/// One known key of an object node. `id` is the schema's own number: the child node for
+/// objects and lists of objects, the field for values and text lists. `index` is the field's
+/// place in its node's description (kom/fields.hpp), for schemas that place values by it.
 struct json_field {
   std::string_view key;
-  json_slot slot;
-  std::uint8_t id;
+  json_slot slot = json_slot::text;
+  std::uint8_t id = 0;
+  std::uint8_t index = 0;
 };
 
 /// The parser's fixed limits. The body is already in memory, so these bound work, not
@@ -82,13 +83,14 @@ constexpr std::size_t longest_key(const json_field (&fields)[N]) noexcept {
 /// flash per reader. A `Schema` provides:
 ///   json_field root() const;                          // what the document must be
 ///   list_view<json_field> fields(std::uint8_t node) const;
-///   bool open_object(std::uint8_t node);              // false: no room for it
-///   void close_object(std::uint8_t node);
-///   void open_list(std::uint8_t id);  void close_list(std::uint8_t id);
-///   bool open_text_item(std::uint8_t id);             // false: the list is full
-///   std::size_t capacity(std::uint8_t id) const;      // of a node's or list's storage
-///   void text(std::uint8_t id, std::string_view);  void integer(std::uint8_t id, std::int64_t);
+///   bool open_object(const json_field&);              // false: no room for it
+///   void close_object(const json_field&);
+///   void open_list(const json_field&);  void close_list(const json_field&);
+///   bool open_text_item(const json_field&);           // false: the list is full
+///   std::size_t capacity(const json_field&) const;    // of a node's or list's storage
+///   void text(const json_field&, std::string_view);  void integer(const json_field&, std::int64_t);
 ///   void mark_truncated();                            // something in the current item was dropped or cut
+/// The json_field given is the key's (or, for a list item, its list's).
 class schema_ref {
  public:
   // Not for a schema_ref itself: copying one must copy it, not wrap it.
@@ -97,28 +99,28 @@ class schema_ref {
 
   json_field root() const noexcept { return calls_->root(self_); }
   list_view<json_field> fields(std::uint8_t node) const noexcept { return calls_->fields(self_, node); }
-  bool open_object(std::uint8_t node) const noexcept { return calls_->open_object(self_, node); }
-  void close_object(std::uint8_t node) const noexcept { calls_->close_object(self_, node); }
-  void open_list(std::uint8_t id) const noexcept { calls_->open_list(self_, id); }
-  void close_list(std::uint8_t id) const noexcept { calls_->close_list(self_, id); }
-  bool open_text_item(std::uint8_t id) const noexcept { return calls_->open_text_item(self_, id); }
-  std::size_t capacity(std::uint8_t id) const noexcept { return calls_->capacity(self_, id); }
-  void text(std::uint8_t id, std::string_view v) const noexcept { calls_->text(self_, id, v); }
-  void integer(std::uint8_t id, std::int64_t v) const noexcept { calls_->integer(self_, id, v); }
+  bool open_object(const json_field& f) const noexcept { return calls_->open_object(self_, f); }
+  void close_object(const json_field& f) const noexcept { calls_->close_object(self_, f); }
+  void open_list(const json_field& f) const noexcept { calls_->open_list(self_, f); }
+  void close_list(const json_field& f) const noexcept { calls_->close_list(self_, f); }
+  bool open_text_item(const json_field& f) const noexcept { return calls_->open_text_item(self_, f); }
+  std::size_t capacity(const json_field& f) const noexcept { return calls_->capacity(self_, f); }
+  void text(const json_field& f, std::string_view v) const noexcept { calls_->text(self_, f, v); }
+  void integer(const json_field& f, std::int64_t v) const noexcept { calls_->integer(self_, f, v); }
   void mark_truncated() const noexcept { calls_->mark_truncated(self_); }
 
  private:
   struct calls {
     json_field (*root)(const void*) noexcept;
     list_view<json_field> (*fields)(const void*, std::uint8_t) noexcept;
-    bool (*open_object)(void*, std::uint8_t) noexcept;
-    void (*close_object)(void*, std::uint8_t) noexcept;
-    void (*open_list)(void*, std::uint8_t) noexcept;
-    void (*close_list)(void*, std::uint8_t) noexcept;
-    bool (*open_text_item)(void*, std::uint8_t) noexcept;
-    std::size_t (*capacity)(const void*, std::uint8_t) noexcept;
-    void (*text)(void*, std::uint8_t, std::string_view) noexcept;
-    void (*integer)(void*, std::uint8_t, std::int64_t) noexcept;
+    bool (*open_object)(void*, const json_field&) noexcept;
+    void (*close_object)(void*, const json_field&) noexcept;
+    void (*open_list)(void*, const json_field&) noexcept;
+    void (*close_list)(void*, const json_field&) noexcept;
+    bool (*open_text_item)(void*, const json_field&) noexcept;
+    std::size_t (*capacity)(const void*, const json_field&) noexcept;
+    void (*text)(void*, const json_field&, std::string_view) noexcept;
+    void (*integer)(void*, const json_field&, std::int64_t) noexcept;
     void (*mark_truncated)(void*) noexcept;
   };
 
@@ -126,14 +128,14 @@ class schema_ref {
   static constexpr calls calls_of = {
       [](const void* s) noexcept { return static_cast<const S*>(s)->root(); },
       [](const void* s, std::uint8_t n) noexcept { return static_cast<const S*>(s)->fields(n); },
-      [](void* s, std::uint8_t n) noexcept { return static_cast<S*>(s)->open_object(n); },
-      [](void* s, std::uint8_t n) noexcept { static_cast<S*>(s)->close_object(n); },
-      [](void* s, std::uint8_t n) noexcept { static_cast<S*>(s)->open_list(n); },
-      [](void* s, std::uint8_t n) noexcept { static_cast<S*>(s)->close_list(n); },
-      [](void* s, std::uint8_t n) noexcept { return static_cast<S*>(s)->open_text_item(n); },
-      [](const void* s, std::uint8_t n) noexcept { return static_cast<const S*>(s)->capacity(n); },
-      [](void* s, std::uint8_t n, std::string_view v) noexcept { static_cast<S*>(s)->text(n, v); },
-      [](void* s, std::uint8_t n, std::int64_t v) noexcept { static_cast<S*>(s)->integer(n, v); },
+      [](void* s, const json_field& f) noexcept { return static_cast<S*>(s)->open_object(f); },
+      [](void* s, const json_field& f) noexcept { static_cast<S*>(s)->close_object(f); },
+      [](void* s, const json_field& f) noexcept { static_cast<S*>(s)->open_list(f); },
+      [](void* s, const json_field& f) noexcept { static_cast<S*>(s)->close_list(f); },
+      [](void* s, const json_field& f) noexcept { return static_cast<S*>(s)->open_text_item(f); },
+      [](const void* s, const json_field& f) noexcept { return static_cast<const S*>(s)->capacity(f); },
+      [](void* s, const json_field& f, std::string_view v) noexcept { static_cast<S*>(s)->text(f, v); },
+      [](void* s, const json_field& f, std::int64_t v) noexcept { static_cast<S*>(s)->integer(f, v); },
       [](void* s) noexcept { static_cast<S*>(s)->mark_truncated(); },
   };
 
@@ -163,11 +165,7 @@ class sax_reader {
   bool truncated() const noexcept { return truncated_; }
 
   /// The path of the deepest known container, for the parser's own errors.
-  field_path container_path() const noexcept {
-    field_path p;
-    append_frames(p, depth_, false);
-    return p;
-  }
+  field_ref container_path() const noexcept { return frames_path(depth_, false); }
 
   // ---- Boost.JSON handler interface ------------------------------------------------------
   bool on_document_begin(ec_t&) noexcept { return true; }
@@ -204,7 +202,7 @@ class sax_reader {
     const target t = next_value();
     switch (expected(t)) {
       case expect::skip: return true;
-      case expect::integer: schema_.integer(t.field->id, v); return true;
+      case expect::integer: schema_.integer(*t.field, v); return true;
       default: return fail(ec, errc::json_wrong_type, t);
     }
   }
@@ -299,28 +297,36 @@ class sax_reader {
     return expect::skip;
   }
 
-  // ---- paths -----------------------------------------------------------------------------
-  void append_frames(field_path& p, std::size_t n, bool index_of_last) const noexcept {
+  // ---- paths ----
+  // The type the document starts in: the root's node, or a list of them.
+  field_ref root_path() const noexcept {
+    return field_ref::in(root_.slot == json_slot::object_list ? model_type::capture_list
+                                                               : static_cast<model_type>(root_.id));
+  }
+
+  // The first n known containers as a path; the items of the last one's list indexed only
+  // when `index_of_last`.
+  field_ref frames_path(std::size_t n, bool index_of_last) const noexcept {
+    field_ref p = root_path();
     for (std::size_t i = 0; i < n; ++i) {
       const frame& f = frames_[i];
-      if (!f.is_item) p.append(f.field->key);
-      if (f.is_array && f.items != 0 && (i + 1 < n || index_of_last)) p.append_index(f.items - 1);
+      if (!f.is_item && f.field != &root_) p = p.field(f.field->index);
+      if (f.is_array && f.items != 0 && (i + 1 < n || index_of_last)) p = p.item(f.items - 1);
     }
+    return p;
   }
 
   // The value's own path: "order_lines[2].name", "error_messages[1]".
-  field_path path_of(const target& t) const noexcept {
-    field_path p;
-    append_frames(p, depth_, t.item);
-    if (!t.item && t.field != nullptr) p.append(t.field->key);
+  field_ref path_of(const target& t) const noexcept {
+    field_ref p = frames_path(depth_, t.item);
+    if (!t.item && t.field != nullptr && t.field != &root_) p = p.field(t.field->index);
     return p;
   }
 
   // The path of the list (or single-object slot) that has no room: "order_lines".
-  field_path path_of_full(const target& t) const noexcept {
-    field_path p;
-    append_frames(p, depth_, false);
-    if (!t.item && t.field != nullptr) p.append(t.field->key);
+  field_ref path_of_full(const target& t) const noexcept {
+    field_ref p = frames_path(depth_, false);
+    if (!t.item && t.field != nullptr && t.field != &root_) p = p.field(t.field->index);
     return p;
   }
 
@@ -334,10 +340,10 @@ class sax_reader {
   }
 
   // No room for an item or a slot: an error, or (when allowed) skip it and say so.
-  bool no_room(ec_t& ec, const target& t, std::uint8_t id) noexcept {
+  bool no_room(ec_t& ec, const target& t, const json_field& field) noexcept {
     if (!allow_truncation_) {
       return fail_at(ec, ::kom::error(errc::json_too_many_items, path_of_full(t),
-                                      static_cast<std::int64_t>(schema_.capacity(id))));
+                                      static_cast<std::int64_t>(schema_.capacity(field))));
     }
     note_truncated();
     return true;
@@ -372,12 +378,12 @@ class sax_reader {
     if (is_array) {
       if (e != expect::list && e != expect::text_or_list) return fail(ec, errc::json_wrong_type, t);
       if (!push(t.field, true, false, ec)) return false;
-      schema_.open_list(t.field->id);
+      schema_.open_list(*t.field);
       return true;
     }
     if (e != expect::object) return fail(ec, errc::json_wrong_type, t);
-    if (!schema_.open_object(t.field->id)) {
-      if (!no_room(ec, t, t.field->id)) return false;
+    if (!schema_.open_object(*t.field)) {
+      if (!no_room(ec, t, *t.field)) return false;
       skip_depth_ = 1;
       return true;
     }
@@ -392,8 +398,8 @@ class sax_reader {
     if (depth_ == 0) return true;  // not reached: Boost.JSON balances begin and end
     const frame f = frames_[--depth_];
     pending_ = nullptr;
-    if (f.is_array) schema_.close_list(f.field->id);
-    else schema_.close_object(f.field->id);
+    if (f.is_array) schema_.close_list(*f.field);
+    else schema_.close_object(*f.field);
     return true;
   }
 
@@ -415,9 +421,9 @@ class sax_reader {
       case expect::text: break;
       case expect::text_item:
       case expect::text_or_list:
-        if (!schema_.open_text_item(string_target_.field->id)) {
+        if (!schema_.open_text_item(*string_target_.field)) {
           mode_ = string_mode::skip;
-          return no_room(ec, string_target_, string_target_.field->id);
+          return no_room(ec, string_target_, *string_target_.field);
         }
         break;
       default: return fail(ec, errc::json_wrong_type, string_target_);
@@ -435,10 +441,10 @@ class sax_reader {
     const string_mode mode = mode_;
     mode_ = string_mode::none;
     if (mode == string_mode::token) {
-      schema_.text(string_target_.field->id, {scratch_, scratch_size_});
+      schema_.text(*string_target_.field, {scratch_, scratch_size_});
       scratch_size_ = 0;  // the next key starts from empty
     } else if (mode == string_mode::text) {
-      schema_.text(string_target_.field->id, {text_ + text_start_, text_used_ - text_start_});
+      schema_.text(*string_target_.field, {text_ + text_start_, text_used_ - text_start_});
     }
     return true;
   }
@@ -506,7 +512,7 @@ inline ::kom::error run_sax_reader(std::string_view body, schema_ref schema, cha
   if (!h.failure().ok()) return h.failure();
   if (ec) {
     using boost::json::error;
-    if (ec == error::too_deep) return {errc::json_too_deep, h.container_path(), KOM_JSON_READER_MAX_DEPTH};
+    if (ec == error::too_deep) return {errc::json_too_deep, h.container_path(), std::int64_t{KOM_JSON_READER_MAX_DEPTH}};
     if (ec == error::string_too_large) {
       return {errc::json_text_overflow, h.container_path(), static_cast<std::int64_t>(json_reader_limits::max_string)};
     }

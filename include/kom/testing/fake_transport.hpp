@@ -1,4 +1,5 @@
-// kom/fake_transport.hpp: kom::fake_transport, an in-memory kom::transport for tests.
+// kom/testing/fake_transport.hpp: kom::testing::fake_transport, an in-memory kom::transport
+// for tests. A test tool: not part of kom's installed headers.
 //
 // It plays the network and the server. A responder function sees each complete HTTP request
 // the client sends and queues the answer's bytes with reply(); the client then reads them.
@@ -6,13 +7,13 @@
 // stall_recv), and I/O can be made partial (max_io) or interrupted (block_every), so a test
 // walks a client through every failure a terminal's network produces, without a socket:
 //
-//   void answer(void*, kom::fake_transport& fake, std::string_view request) {
+//   void answer(void*, kom::testing::fake_transport& fake, std::string_view request) {
 //     fake.reply("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
 //   }
 //
-//   kom::fake_transport fake;
+//   kom::testing::fake_transport fake;
 //   fake.set_responder(answer, nullptr);
-//   fake.fault_at(3, kom::fake_fault::reset);   // the third connect/send/recv call is reset
+//   fake.fault_at(3, kom::testing::fake_fault::reset);   // the third connect/send/recv call is reset
 //   // ... give fake.transport() to the client, then look at fake.sent(), fake.requests() ...
 //
 // What each fault does to each call (the connection stays as it was unless noted):
@@ -38,10 +39,10 @@
 // cut_requests() cuts the next requests the client sends after a chosen number of their
 // bytes (none, one, half, all but the last, all), as a link that drops mid-request does.
 //
-// Capacities are template parameters (kom::fake_transport is 64 KiB each); beyond them
-// bytes are not kept and a flag says so. No heap, no exceptions, not thread-safe.
-#ifndef KOM_FAKE_TRANSPORT_HPP
-#define KOM_FAKE_TRANSPORT_HPP
+// Capacities are template parameters (kom::testing::fake_transport is 64 KiB each); beyond
+// them bytes are not kept and a flag says so. No heap, no exceptions, not thread-safe.
+#ifndef KOM_TESTING_FAKE_TRANSPORT_HPP
+#define KOM_TESTING_FAKE_TRANSPORT_HPP
 
 #include <climits>
 #include <cstddef>
@@ -53,8 +54,9 @@
 #include "kom/transport.hpp"
 
 namespace kom {
+namespace testing {
 
-/// A failure kom::fake_transport can give one call; see the table at the top of this file.
+/// A failure kom::testing::fake_transport can give one call; see the table at the top of this file.
 enum class fake_fault : std::uint8_t {
   none,         ///< no fault: the call goes ahead
   refuse,       ///< connect returns io::refused
@@ -615,6 +617,7 @@ class basic_fake_transport {
 /// The fake with 64 KiB for the sent log, the reply queue and one request.
 using fake_transport = basic_fake_transport<>;
 
+}  // namespace testing
 }  // namespace kom
 
-#endif  // KOM_FAKE_TRANSPORT_HPP
+#endif  // KOM_TESTING_FAKE_TRANSPORT_HPP
