@@ -40,7 +40,7 @@ class first_error {
   bool ok() const noexcept { return error_.ok(); }
   const ::kom::error& get() const noexcept { return error_; }
 
-  void fail(field_ref where, errc code, std::int64_t detail = 0) noexcept {
+  void fail(const field_ref& where, errc code, std::int64_t detail = 0) noexcept {
     if (error_.ok()) error_ = ::kom::error(code, where, detail);
   }
 
@@ -48,7 +48,7 @@ class first_error {
   ::kom::error error_;
 };
 
-inline void check_text(first_error& e, field_ref at, std::string_view value, std::size_t max_chars,
+inline void check_text(first_error& e, const field_ref& at, std::string_view value, std::size_t max_chars,
                        bool required = false) noexcept {
   if (!e.ok()) return;
   if (required && value.empty()) return e.fail(at, errc::required);
@@ -57,25 +57,25 @@ inline void check_text(first_error& e, field_ref at, std::string_view value, std
   if (scan.code_points > max_chars) e.fail(at, errc::too_long, static_cast<std::int64_t>(max_chars));
 }
 
-inline void check_range(first_error& e, field_ref at, std::int64_t value, std::int64_t min, std::int64_t max) noexcept {
+inline void check_range(first_error& e, const field_ref& at, std::int64_t value, std::int64_t min, std::int64_t max) noexcept {
   if (!e.ok()) return;
   if (value < min) return e.fail(at, errc::below_minimum, min);
   if (value > max) e.fail(at, errc::above_maximum, max);
 }
 
-inline void check_count(first_error& e, field_ref at, std::size_t count, std::size_t min, std::size_t max) noexcept {
+inline void check_count(first_error& e, const field_ref& at, std::size_t count, std::size_t min, std::size_t max) noexcept {
   if (!e.ok()) return;
   if (count < min) return e.fail(at, errc::too_few_items, static_cast<std::int64_t>(min));
   if (count > max) e.fail(at, errc::too_many_items, static_cast<std::int64_t>(max));
 }
 
 // The checks a description cannot state, run after an object's own fields.
-inline void check_object(first_error&, field_ref, const product_identifiers&, const validation_options&) noexcept {}
-inline void check_object(first_error&, field_ref, const subscription&, const validation_options&) noexcept {}
-inline void check_object(first_error&, field_ref, const shipping_info&, const validation_options&) noexcept {}
-inline void check_object(first_error&, field_ref, const shipping_info_update&, const validation_options&) noexcept {}
+inline void check_object(first_error&, const field_ref&, const product_identifiers&, const validation_options&) noexcept {}
+inline void check_object(first_error&, const field_ref&, const subscription&, const validation_options&) noexcept {}
+inline void check_object(first_error&, const field_ref&, const shipping_info&, const validation_options&) noexcept {}
+inline void check_object(first_error&, const field_ref&, const shipping_info_update&, const validation_options&) noexcept {}
 
-inline void check_object(first_error& e, field_ref at, const order_line& l, const validation_options& options) noexcept {
+inline void check_object(first_error& e, const field_ref& at, const order_line& l, const validation_options& options) noexcept {
   if (!e.ok() || !options.check_line_totals) return;
   const field_ref total = at.field(field_index<order_line>("total_amount"));
   // Checked arithmetic: a line must not be able to wrap around to a plausible total.
@@ -87,7 +87,7 @@ inline void check_object(first_error& e, field_ref at, const order_line& l, cons
   if (net != l.total_amount) e.fail(total, errc::line_total_mismatch, net);
 }
 
-inline void check_object(first_error& e, field_ref at, const capture_request& r,
+inline void check_object(first_error& e, const field_ref& at, const capture_request& r,
                          const validation_options& options) noexcept {
   if (!e.ok() || !options.check_captured_amount || r.order_lines.empty()) return;
   const field_ref amount = at.field(field_index<capture_request>("captured_amount"));
@@ -99,11 +99,11 @@ inline void check_object(first_error& e, field_ref at, const capture_request& r,
 }
 
 template <class T>
-void validate_object(first_error& e, field_ref at, const T& object, const validation_options& options) noexcept;
+void validate_object(first_error& e, const field_ref& at, const T& object, const validation_options& options) noexcept;
 
 // One field (number `index` of its object, at `at`), by its descriptor's kind.
 template <class T, class D>
-void validate_field(first_error& e, field_ref at, const T& object, const D& d, const validation_options& options) noexcept {
+void validate_field(first_error& e, const field_ref& at, const T& object, const D& d, const validation_options& options) noexcept {
   if (!e.ok()) return;
   if constexpr (D::kind == field_kind::text) {
     check_text(e, at, object.*d.member, d.max_chars, d.required);
@@ -130,7 +130,7 @@ void validate_field(first_error& e, field_ref at, const T& object, const D& d, c
 }
 
 template <class T>
-void validate_object(first_error& e, field_ref at, const T& object, const validation_options& options) noexcept {
+void validate_object(first_error& e, const field_ref& at, const T& object, const validation_options& options) noexcept {
   std::size_t index = 0;
   fields_of<T>::visit([&](const auto& d) { validate_field(e, at.field(index++), object, d, options); });
   check_object(e, at, object, options);

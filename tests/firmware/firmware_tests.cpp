@@ -184,13 +184,19 @@ void test_requests() {
     if (check_ok(n, "write_body: the documented capture"))
       check_equal(out.view(), fx::capture_request_min, "  byte for byte tests/fixtures/capture_request.json, minified");
   }
+  // tests/fixtures/shipping_info_request.json with its keys in kom's order (Klarna's page
+  // sorts them; the host tests check that both are the same document).
+  constexpr string_view shipping_update_body =
+      R"({"shipping_info":[{"shipping_company":"DHL US","shipping_method":"Home",)"
+      R"("tracking_number":"63456415674545679874","tracking_uri":"http://shipping.example/findmypackage?63456415674545679874",)"
+      R"("return_shipping_company":"DHL US","return_tracking_number":"93456415674545679888",)"
+      R"("return_tracking_uri":"http://shipping.example/findmypackage?93456415674545679888"}]})";
   {
     char body[1024];
     kom::buffer_writer out(body);
     const kom::result<std::size_t> n = kom::write_body(shipping.request, out);
     if (check_ok(n, "write_body: the documented shipping-info update"))
-      check_equal(out.view(), fx::shipping_info_request_min,
-                  "  byte for byte tests/fixtures/shipping_info_request.json, minified");
+      check_equal(out.view(), shipping_update_body, "  byte for byte the documented sample, in kom's key order");
   }
 
   text capture_request;
@@ -218,9 +224,9 @@ void test_requests() {
 
   text shipping_info;
   shipping_info << "POST /ordermanagement/v1/orders/order-1/captures/capture-9/shipping-info HTTP/1.1\r\n" << common_head
-                << "Content-Type: application/json\r\nContent-Length: " << fx::shipping_info_request_min.size()
+                << "Content-Type: application/json\r\nContent-Length: " << shipping_update_body.size()
                 << "\r\nKlarna-Idempotency-Key: " << key << "\r\nConnection: keep-alive\r\n\r\n"
-                << fx::shipping_info_request_min;
+                << shipping_update_body;
   check_request(
       [&](kom::buffer_writer& o) {
         return kom::write_shipping_info_request(o, cfg, "order-1", "capture-9", shipping.request, key);
