@@ -1163,6 +1163,7 @@ TEST_CASE("outbox: a power cut at any write of the migration loses nothing") {
   }
   const std::size_t units = probe.units;
   REQUIRE(units > 10);
+  MESSAGE("migration: " << units << " cut points (every byte written and every erase)");
   for (std::size_t cut = 0; cut < units; ++cut) {
     CAPTURE(cut);
     mem_storage mem(1024, 4);

@@ -315,7 +315,8 @@ class client {
       }
       request.captured_amount = o.value.remaining_authorized_amount.value_or(0);
       if (request.captured_amount <= 0) {
-        const field_ref where = field_ref::in(model_type::order).field(field_index<order>("remaining_authorized_amount"));
+        constexpr std::size_t remaining = field_index<order>("remaining_authorized_amount");
+        const field_ref where = field_ref::in(model_type::order).field(remaining);
         r.error = ::kom::error(errc::below_minimum, where, 1);
         return r;
       }

@@ -1,9 +1,10 @@
 // kom/fields.hpp: one description of every model type's fields, read by everything that
 // handles them field by field.
 //
-// For each type, `fields_of<T>::visit(v)` calls `v` once per field, in the order Klarna's
-// documentation lists them, with a descriptor that says its JSON name, the member it lives
-// in, its kind and its limits. Validation (kom/validate.hpp), the JSON bodies
+// For each type, `fields_of<T>::fields` is a std::tuple of descriptors, one per field in the
+// order Klarna's documentation lists them, each saying the field's JSON name, the member it
+// lives in, its kind and its limits; `fields_of<T>::visit(v)` calls `v` with each in turn,
+// and `std::get<I>` gives field I at compile time. Validation (kom/validate.hpp), the JSON bodies
 // (kom/json_body.hpp), the response readers (kom/json_readers.hpp) and the outbox's record
 // codec (kom/outbox_codec.hpp) all walk these descriptions, so a new field of order_line is
 // one line here (plus its tests), not one edit per layer. What a description cannot say (the
@@ -19,6 +20,7 @@
 #include <limits>
 #include <optional>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 
 #include "kom/model.hpp"
@@ -176,8 +178,8 @@ struct list_field {
   std::size_t max_items = static_cast<std::size_t>(-1);  ///< most items
 };
 
-/// The description of T: `template <class V> static constexpr void visit(V&& v)` calls v
-/// with each field's descriptor, in order; `type` is T's model_type.
+/// The description of T: `fields` (a std::tuple of descriptors, in order), `visit(v)` (calls v
+/// with each), and `type` (T's model_type).
 template <class T>
 struct fields_of;
 
@@ -185,16 +187,19 @@ struct fields_of;
 template <>
 struct fields_of<product_identifiers> {
   static constexpr model_type type = model_type::product_identifiers;  ///< its number
+  using T = product_identifiers;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      text_field<T>{"brand", &T::brand, limits::max_brand},
+      text_field<T>{"category_path", &T::category_path, limits::max_category_path},
+      text_field<T>{"global_trade_item_number", &T::global_trade_item_number, limits::max_gtin},
+      text_field<T>{"manufacturer_part_number", &T::manufacturer_part_number, limits::max_manufacturer_part_number},
+      text_field<T>{"color", &T::color, limits::max_color},
+      text_field<T>{"size", &T::size, limits::max_size});
   /// Calls v with each field's descriptor, in order.
   template <class V>
   static constexpr void visit(V&& v) {
-    using T = product_identifiers;
-    v(text_field<T>{"brand", &T::brand, limits::max_brand});
-    v(text_field<T>{"category_path", &T::category_path, limits::max_category_path});
-    v(text_field<T>{"global_trade_item_number", &T::global_trade_item_number, limits::max_gtin});
-    v(text_field<T>{"manufacturer_part_number", &T::manufacturer_part_number, limits::max_manufacturer_part_number});
-    v(text_field<T>{"color", &T::color, limits::max_color});
-    v(text_field<T>{"size", &T::size, limits::max_size});
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
   }
 };
 
@@ -202,13 +207,16 @@ struct fields_of<product_identifiers> {
 template <>
 struct fields_of<subscription> {
   static constexpr model_type type = model_type::subscription;  ///< its number
+  using T = subscription;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      text_field<T>{"name", &T::name, limits::max_name, true},
+      enum_field<T, subscription_interval>{"interval", &T::interval, true},
+      integer_field<T>{"interval_count", &T::interval_count, 1, limits::max_int32});
   /// Calls v with each field's descriptor, in order.
   template <class V>
   static constexpr void visit(V&& v) {
-    using T = subscription;
-    v(text_field<T>{"name", &T::name, limits::max_name, true});
-    v(enum_field<T, subscription_interval>{"interval", &T::interval, true});
-    v(integer_field<T>{"interval_count", &T::interval_count, 1, limits::max_int32});
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
   }
 };
 
@@ -216,25 +224,28 @@ struct fields_of<subscription> {
 template <>
 struct fields_of<order_line> {
   static constexpr model_type type = model_type::order_line;  ///< its number
+  using T = order_line;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      enum_field<T, order_line_type>{"type", &T::type},
+      text_field<T>{"reference", &T::reference, limits::max_reference},
+      text_field<T>{"name", &T::name, limits::max_name, true},
+      integer_field<T>{"quantity", &T::quantity, 0, no_max},
+      text_field<T>{"quantity_unit", &T::quantity_unit, limits::max_quantity_unit},
+      integer_field<T>{"unit_price", &T::unit_price, no_min, limits::max_amount},
+      optional_integer_field<T>{"tax_rate", &T::tax_rate, 0, limits::max_int32},
+      integer_field<T>{"total_amount", &T::total_amount, no_min, limits::max_amount},
+      optional_integer_field<T>{"total_discount_amount", &T::total_discount_amount, 0, limits::max_amount},
+      optional_integer_field<T>{"total_tax_amount", &T::total_tax_amount, no_min, limits::max_amount},
+      text_field<T>{"merchant_data", &T::merchant_data, limits::max_url},
+      text_field<T>{"product_url", &T::product_url, limits::max_url},
+      text_field<T>{"image_url", &T::image_url, limits::max_url},
+      object_field<T, product_identifiers>{"product_identifiers", &T::product_identifiers},
+      object_field<T, ::kom::subscription>{"subscription", &T::subscription});
   /// Calls v with each field's descriptor, in order.
   template <class V>
   static constexpr void visit(V&& v) {
-    using T = order_line;
-    v(enum_field<T, order_line_type>{"type", &T::type});
-    v(text_field<T>{"reference", &T::reference, limits::max_reference});
-    v(text_field<T>{"name", &T::name, limits::max_name, true});
-    v(integer_field<T>{"quantity", &T::quantity, 0, no_max});
-    v(text_field<T>{"quantity_unit", &T::quantity_unit, limits::max_quantity_unit});
-    v(integer_field<T>{"unit_price", &T::unit_price, no_min, limits::max_amount});
-    v(optional_integer_field<T>{"tax_rate", &T::tax_rate, 0, limits::max_int32});
-    v(integer_field<T>{"total_amount", &T::total_amount, no_min, limits::max_amount});
-    v(optional_integer_field<T>{"total_discount_amount", &T::total_discount_amount, 0, limits::max_amount});
-    v(optional_integer_field<T>{"total_tax_amount", &T::total_tax_amount, no_min, limits::max_amount});
-    v(text_field<T>{"merchant_data", &T::merchant_data, limits::max_url});
-    v(text_field<T>{"product_url", &T::product_url, limits::max_url});
-    v(text_field<T>{"image_url", &T::image_url, limits::max_url});
-    v(object_field<T, product_identifiers>{"product_identifiers", &T::product_identifiers});
-    v(object_field<T, ::kom::subscription>{"subscription", &T::subscription});
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
   }
 };
 
@@ -242,17 +253,20 @@ struct fields_of<order_line> {
 template <>
 struct fields_of<shipping_info> {
   static constexpr model_type type = model_type::shipping_info;  ///< its number
+  using T = shipping_info;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      text_field<T>{"shipping_company", &T::shipping_company, limits::max_shipping_company},
+      enum_field<T, shipping_method>{"shipping_method", &T::shipping_method},
+      text_field<T>{"tracking_number", &T::tracking_number, limits::max_tracking_number},
+      text_field<T>{"tracking_uri", &T::tracking_uri, limits::max_url},
+      text_field<T>{"return_shipping_company", &T::return_shipping_company, limits::max_shipping_company},
+      text_field<T>{"return_tracking_number", &T::return_tracking_number, limits::max_tracking_number},
+      text_field<T>{"return_tracking_uri", &T::return_tracking_uri, limits::max_url});
   /// Calls v with each field's descriptor, in order.
   template <class V>
   static constexpr void visit(V&& v) {
-    using T = shipping_info;
-    v(text_field<T>{"shipping_company", &T::shipping_company, limits::max_shipping_company});
-    v(enum_field<T, shipping_method>{"shipping_method", &T::shipping_method});
-    v(text_field<T>{"tracking_number", &T::tracking_number, limits::max_tracking_number});
-    v(text_field<T>{"tracking_uri", &T::tracking_uri, limits::max_url});
-    v(text_field<T>{"return_shipping_company", &T::return_shipping_company, limits::max_shipping_company});
-    v(text_field<T>{"return_tracking_number", &T::return_tracking_number, limits::max_tracking_number});
-    v(text_field<T>{"return_tracking_uri", &T::return_tracking_uri, limits::max_url});
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
   }
 };
 
@@ -260,16 +274,19 @@ struct fields_of<shipping_info> {
 template <>
 struct fields_of<capture_request> {
   static constexpr model_type type = model_type::capture_request;  ///< its number
+  using T = capture_request;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      integer_field<T>{"captured_amount", &T::captured_amount, limits::min_captured_amount, limits::max_amount},
+      text_field<T>{"reference", &T::reference, limits::max_reference},
+      text_field<T>{"description", &T::description, limits::max_description},
+      list_field<T, order_line>{"order_lines", &T::order_lines, 0, limits::max_order_lines},
+      list_field<T, ::kom::shipping_info>{"shipping_info", &T::shipping_info, 0, limits::max_shipping_info},
+      optional_integer_field<T>{"shipping_delay", &T::shipping_delay, 0, no_max});
   /// Calls v with each field's descriptor, in order.
   template <class V>
   static constexpr void visit(V&& v) {
-    using T = capture_request;
-    v(integer_field<T>{"captured_amount", &T::captured_amount, limits::min_captured_amount, limits::max_amount});
-    v(text_field<T>{"reference", &T::reference, limits::max_reference});
-    v(text_field<T>{"description", &T::description, limits::max_description});
-    v(list_field<T, order_line>{"order_lines", &T::order_lines, 0, limits::max_order_lines});
-    v(list_field<T, ::kom::shipping_info>{"shipping_info", &T::shipping_info, 0, limits::max_shipping_info});
-    v(optional_integer_field<T>{"shipping_delay", &T::shipping_delay, 0, no_max});
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
   }
 };
 
@@ -277,11 +294,14 @@ struct fields_of<capture_request> {
 template <>
 struct fields_of<shipping_info_update> {
   static constexpr model_type type = model_type::shipping_info_update;  ///< its number
+  using T = shipping_info_update;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      list_field<T, ::kom::shipping_info>{"shipping_info", &T::shipping_info, 1, limits::max_shipping_info});
   /// Calls v with each field's descriptor, in order.
   template <class V>
   static constexpr void visit(V&& v) {
-    using T = shipping_info_update;
-    v(list_field<T, ::kom::shipping_info>{"shipping_info", &T::shipping_info, 1, limits::max_shipping_info});
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
   }
 };
 
@@ -291,21 +311,24 @@ struct fields_of<shipping_info_update> {
 template <>
 struct fields_of<address> {
   static constexpr model_type type = model_type::address;  ///< its number
+  using T = address;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      text_field<T>{"given_name", &T::given_name},
+      text_field<T>{"family_name", &T::family_name},
+      text_field<T>{"title", &T::title},
+      text_field<T>{"street_address", &T::street_address},
+      text_field<T>{"street_address2", &T::street_address2},
+      text_field<T>{"postal_code", &T::postal_code},
+      text_field<T>{"city", &T::city},
+      text_field<T>{"region", &T::region},
+      text_field<T>{"country", &T::country},
+      text_field<T>{"email", &T::email},
+      text_field<T>{"phone", &T::phone});
   /// Calls v with each field's descriptor, in order.
   template <class V>
   static constexpr void visit(V&& v) {
-    using T = address;
-    v(text_field<T>{"given_name", &T::given_name});
-    v(text_field<T>{"family_name", &T::family_name});
-    v(text_field<T>{"title", &T::title});
-    v(text_field<T>{"street_address", &T::street_address});
-    v(text_field<T>{"street_address2", &T::street_address2});
-    v(text_field<T>{"postal_code", &T::postal_code});
-    v(text_field<T>{"city", &T::city});
-    v(text_field<T>{"region", &T::region});
-    v(text_field<T>{"country", &T::country});
-    v(text_field<T>{"email", &T::email});
-    v(text_field<T>{"phone", &T::phone});
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
   }
 };
 
@@ -313,21 +336,24 @@ struct fields_of<address> {
 template <>
 struct fields_of<capture> {
   static constexpr model_type type = model_type::capture;  ///< its number
+  using T = capture;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      text_field<T>{"capture_id", &T::capture_id},
+      text_field<T>{"klarna_reference", &T::klarna_reference},
+      integer_field<T>{"captured_amount", &T::captured_amount},
+      text_field<T>{"captured_at", &T::captured_at},
+      text_field<T>{"description", &T::description},
+      text_field<T>{"reference", &T::reference},
+      integer_field<T>{"refunded_amount", &T::refunded_amount},
+      list_field<T, order_line>{"order_lines", &T::order_lines},
+      list_field<T, ::kom::shipping_info>{"shipping_info", &T::shipping_info},
+      embedded_field<T, address>{"billing_address", &T::billing_address},
+      embedded_field<T, address>{"shipping_address", &T::shipping_address});
   /// Calls v with each field's descriptor, in order.
   template <class V>
   static constexpr void visit(V&& v) {
-    using T = capture;
-    v(text_field<T>{"capture_id", &T::capture_id});
-    v(text_field<T>{"klarna_reference", &T::klarna_reference});
-    v(integer_field<T>{"captured_amount", &T::captured_amount});
-    v(text_field<T>{"captured_at", &T::captured_at});
-    v(text_field<T>{"description", &T::description});
-    v(text_field<T>{"reference", &T::reference});
-    v(integer_field<T>{"refunded_amount", &T::refunded_amount});
-    v(list_field<T, order_line>{"order_lines", &T::order_lines});
-    v(list_field<T, ::kom::shipping_info>{"shipping_info", &T::shipping_info});
-    v(embedded_field<T, address>{"billing_address", &T::billing_address});
-    v(embedded_field<T, address>{"shipping_address", &T::shipping_address});
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
   }
 };
 
@@ -335,16 +361,19 @@ struct fields_of<capture> {
 template <>
 struct fields_of<order_capture> {
   static constexpr model_type type = model_type::order_capture;  ///< its number
+  using T = order_capture;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      text_field<T>{"capture_id", &T::capture_id},
+      text_field<T>{"klarna_reference", &T::klarna_reference},
+      text_field<T>{"reference", &T::reference},
+      integer_field<T>{"captured_amount", &T::captured_amount},
+      integer_field<T>{"refunded_amount", &T::refunded_amount},
+      text_field<T>{"captured_at", &T::captured_at});
   /// Calls v with each field's descriptor, in order.
   template <class V>
   static constexpr void visit(V&& v) {
-    using T = order_capture;
-    v(text_field<T>{"capture_id", &T::capture_id});
-    v(text_field<T>{"klarna_reference", &T::klarna_reference});
-    v(text_field<T>{"reference", &T::reference});
-    v(integer_field<T>{"captured_amount", &T::captured_amount});
-    v(integer_field<T>{"refunded_amount", &T::refunded_amount});
-    v(text_field<T>{"captured_at", &T::captured_at});
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
   }
 };
 
@@ -352,21 +381,24 @@ struct fields_of<order_capture> {
 template <>
 struct fields_of<order> {
   static constexpr model_type type = model_type::order;  ///< its number
+  using T = order;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      text_field<T>{"order_id", &T::order_id},
+      enum_field<T, order_status>{"status", &T::status, false, &T::status_text},
+      enum_field<T, ::kom::fraud_status>{"fraud_status", &T::fraud_status, false, &T::fraud_status_text},
+      optional_integer_field<T>{"order_amount", &T::order_amount},
+      optional_integer_field<T>{"original_order_amount", &T::original_order_amount},
+      optional_integer_field<T>{"captured_amount", &T::captured_amount},
+      optional_integer_field<T>{"refunded_amount", &T::refunded_amount},
+      optional_integer_field<T>{"remaining_authorized_amount", &T::remaining_authorized_amount},
+      text_field<T>{"purchase_currency", &T::purchase_currency},
+      text_field<T>{"expires_at", &T::expires_at},
+      list_field<T, order_capture>{"captures", &T::captures});
   /// Calls v with each field's descriptor, in order.
   template <class V>
   static constexpr void visit(V&& v) {
-    using T = order;
-    v(text_field<T>{"order_id", &T::order_id});
-    v(enum_field<T, order_status>{"status", &T::status, false, &T::status_text});
-    v(enum_field<T, ::kom::fraud_status>{"fraud_status", &T::fraud_status, false, &T::fraud_status_text});
-    v(optional_integer_field<T>{"order_amount", &T::order_amount});
-    v(optional_integer_field<T>{"original_order_amount", &T::original_order_amount});
-    v(optional_integer_field<T>{"captured_amount", &T::captured_amount});
-    v(optional_integer_field<T>{"refunded_amount", &T::refunded_amount});
-    v(optional_integer_field<T>{"remaining_authorized_amount", &T::remaining_authorized_amount});
-    v(text_field<T>{"purchase_currency", &T::purchase_currency});
-    v(text_field<T>{"expires_at", &T::expires_at});
-    v(list_field<T, order_capture>{"captures", &T::captures});
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
   }
 };
 
@@ -375,9 +407,7 @@ struct fields_of<order> {
 /// Number of fields in T's description.
 template <class T>
 constexpr std::size_t field_count() noexcept {
-  std::size_t n = 0;
-  fields_of<T>::visit([&n](const auto&) { ++n; });
-  return n;
+  return std::tuple_size_v<std::decay_t<decltype(fields_of<T>::fields)>>;
 }
 
 /// Calls `f` with the descriptor of T's field number `index` (0-based); nothing when out of range.
@@ -417,18 +447,33 @@ struct field_step {
 };
 
 namespace detail {
+// T's steps, made at compile time: rendering a path is a table lookup, not a walk.
+template <class T>
+struct step_table {
+  static constexpr std::size_t size = field_count<T>();
+  struct array {
+    field_step items[size];
+  };
+  static constexpr array make() noexcept {
+    array a{};
+    std::size_t i = 0;
+    fields_of<T>::visit([&](const auto& d) {
+      using D = std::decay_t<decltype(d)>;
+      field_step& step = a.items[i++];
+      step.name = d.name;
+      if constexpr (D::kind == field_kind::object || D::kind == field_kind::embedded || D::kind == field_kind::list) {
+        step.list = D::kind == field_kind::list;
+        step.child = fields_of<typename D::child_type>::type;
+      }
+    });
+    return a;
+  }
+  static constexpr array steps = make();
+};
+
 template <class T>
 constexpr field_step step_in(std::size_t index) noexcept {
-  field_step step;
-  visit_field<T>(index, [&step](const auto& d) {
-    using D = std::decay_t<decltype(d)>;
-    step.name = d.name;
-    if constexpr (D::kind == field_kind::object || D::kind == field_kind::embedded || D::kind == field_kind::list) {
-      step.list = D::kind == field_kind::list;
-      step.child = fields_of<typename D::child_type>::type;
-    }
-  });
-  return step;
+  return index < step_table<T>::size ? step_table<T>::steps.items[index] : field_step{};
 }
 
 inline constexpr std::string_view parameter_names[] = {

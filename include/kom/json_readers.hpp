@@ -36,6 +36,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <utility>
 
 #include "kom/detail/sax_reader.hpp"
 #include "kom/error.hpp"
@@ -183,14 +184,7 @@ class described_schema {
       });
       return ok;
     }
-    bool ok = false;
-    frame& owner = frames_[depth_ - 1];
-    with_read_type(owner.type, [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      T& object = *static_cast<T*>(owner.object);
-      visit_field<T>(f.index, [&](const auto& d) { ok = open_child(object, d, owner.list_start); });
-    });
-    return ok;
+    return on_field(f, event{event::open, {}, 0});
   }
 
   void close_object(const json_field&) noexcept {
@@ -200,40 +194,13 @@ class described_schema {
   // A list that appears again replaces the earlier one, as a repeated field would.
   void open_list(const json_field& f) noexcept {
     if (depth_ == 0) return;  // the root list: items come from the pool in order
-    frame& owner = frames_[depth_ - 1];
-    with_read_type(owner.type, [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      T& object = *static_cast<T*>(owner.object);
-      visit_field<T>(f.index, [&](const auto& d) {
-        using D = std::decay_t<decltype(d)>;
-        if constexpr (D::kind == field_kind::list) {
-          if (auto* pool = pools_.find(type_tag<child_of<D>>{})) owner.list_start = pool->used;
-          object.*d.member = {};
-        }
-      });
-    });
+    on_field(f, event{event::list, {}, 0});
   }
   void close_list(const json_field&) noexcept {}
   bool open_text_item(const json_field&) noexcept { return false; }  // no text lists in these types
 
-  void text(const json_field& f, std::string_view v) noexcept {
-    place(f, [&](auto& object, const auto& d) {
-      using D = std::decay_t<decltype(d)>;
-      if constexpr (D::kind == field_kind::text) {
-        object.*d.member = v;
-      } else if constexpr (D::kind == field_kind::enumeration) {
-        object.*d.member = enum_from_spelling<typename D::enum_type>(v);
-        if (d.text != nullptr) object.*d.text = v;
-      }
-    });
-  }
-
-  void integer(const json_field& f, std::int64_t v) noexcept {
-    place(f, [&](auto& object, const auto& d) {
-      using D = std::decay_t<decltype(d)>;
-      if constexpr (D::kind == field_kind::integer || D::kind == field_kind::optional_integer) object.*d.member = v;
-    });
-  }
+  void text(const json_field& f, std::string_view v) noexcept { on_field(f, event{event::text, v, 0}); }
+  void integer(const json_field& f, std::int64_t v) noexcept { on_field(f, event{event::integer, {}, v}); }
 
   // Something of the capture being read was dropped or cut.
   void mark_truncated() noexcept {
@@ -257,14 +224,77 @@ class described_schema {
  private:
   static constexpr std::size_t max_depth = json_reader_limits::max_known_depth;
 
+  // What happens to a field: a value for it, or one of its objects or lists begins.
+  struct event {
+    enum kind_t : std::uint8_t { text, integer, open, list } kind;
+    std::string_view text_value;
+    std::int64_t integer_value;
+  };
+
+  struct frame;
+  // One small function per field of a type, made at compile time from its descriptor: the
+  // reader looks the field up by number instead of walking the description (a walk per
+  // value, for every type, cost about 4 KB of flash on a Cortex-M4).
+  using field_fn = bool (*)(described_schema& self, frame& owner, const event& e) noexcept;
+
   struct frame {
     model_type type;
     void* object;
-    std::size_t list_start;  // in its pool, the first item of the list being read in this object
+    std::size_t list_start;   // in its pool, the first item of the list being read in this object
+    const field_fn* fields;   // its fields' functions
+    std::size_t field_count;
   };
 
+  template <class T>
+  struct field_fns {
+    template <std::size_t I>
+    static bool on(described_schema& self, frame& owner, const event& e) noexcept {
+      constexpr const auto& d = std::get<I>(fields_of<T>::fields);
+      using D = std::decay_t<decltype(d)>;
+      T& o = *static_cast<T*>(owner.object);
+      if constexpr (D::kind == field_kind::text) {
+        if (e.kind == event::text) o.*d.member = e.text_value;
+      } else if constexpr (D::kind == field_kind::enumeration) {
+        if (e.kind != event::text) return false;
+        o.*d.member = enum_from_spelling<typename D::enum_type>(e.text_value);
+        if constexpr (d.text != nullptr) o.*d.text = e.text_value;
+      } else if constexpr (D::kind == field_kind::integer || D::kind == field_kind::optional_integer) {
+        if (e.kind == event::integer) o.*d.member = e.integer_value;
+      } else {
+        if (e.kind == event::open) return self.open_child(o, d, owner.list_start);
+        if constexpr (D::kind == field_kind::list) {
+          if (e.kind == event::list) {
+            if (auto* pool = self.pools_.find(type_tag<child_of<D>>{})) owner.list_start = pool->used;
+            o.*d.member = {};
+          }
+        }
+      }
+      return false;
+    }
+    template <std::size_t... I>
+    static constexpr auto make(std::index_sequence<I...>) noexcept {
+      struct table {
+        field_fn items[sizeof...(I)];
+      };
+      return table{{&on<I>...}};
+    }
+    static constexpr auto table = make(std::make_index_sequence<field_count<T>()>{});
+  };
+
+  bool on_field(const json_field& f, const event& e) noexcept {
+    if (depth_ == 0) return false;
+    frame& top = frames_[depth_ - 1];
+    return f.index < top.field_count && top.fields[f.index](*this, top, e);
+  }
+
   bool push(model_type type, void* object) noexcept {
-    frames_[depth_++] = frame{type, object, 0};
+    frame f{type, object, 0, nullptr, 0};
+    with_read_type(type, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      f.fields = field_fns<T>::table.items;
+      f.field_count = field_count<T>();
+    });
+    frames_[depth_++] = f;
     return true;
   }
 
@@ -287,17 +317,6 @@ class described_schema {
     } else {
       return false;
     }
-  }
-
-  template <class F>
-  void place(const json_field& f, F&& set) noexcept {
-    if (depth_ == 0) return;
-    frame& top = frames_[depth_ - 1];
-    with_read_type(top.type, [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      T& object = *static_cast<T*>(top.object);
-      visit_field<T>(f.index, [&](const auto& d) { set(object, d); });
-    });
   }
 
   model_type root_type_;

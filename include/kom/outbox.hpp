@@ -296,17 +296,17 @@ class basic_outbox {
   result<std::uint32_t> append_capture(std::string_view order_id, const capture_request& request,
                                        std::string_view idempotency_key) noexcept {
     if (::kom::error e = validate(request); !e.ok()) return e;
-    if (request.reference.empty()) return limit(errc::required, field_of<capture_request>("reference"), 0);
+    if (request.reference.empty()) return limit(errc::required, field_of<capture_request>(reference_field), 0);
     const std::uint32_t hash = reference_hash(order_id, request.reference);
     for (std::size_t i = 0; i < count_; ++i) {
       const entry& other = entries_[i];
       if (other.op == outbox_op::capture && other.reference_hash == hash &&
           (other.state == outbox_state::pending || other.state == outbox_state::done))
-        return limit(errc::duplicate_reference, field_of<capture_request>("reference"), other.seq);
+        return limit(errc::duplicate_reference, field_of<capture_request>(reference_field), other.seq);
     }
-    if (request.order_lines.size() > MaxLines) return limit(errc::too_many_items, field_of<capture_request>("order_lines"), MaxLines);
+    if (request.order_lines.size() > MaxLines) return limit(errc::too_many_items, field_of<capture_request>(lines_field), MaxLines);
     if (request.shipping_info.size() > MaxShipping)
-      return limit(errc::too_many_items, field_of<capture_request>("shipping_info"), MaxShipping);
+      return limit(errc::too_many_items, field_of<capture_request>(capture_shipping_field), MaxShipping);
     return append_op(detail::rk_capture, order_id, capture_ref{}, idempotency_key, &request, nullptr);
   }
 
@@ -318,7 +318,7 @@ class basic_outbox {
                                              std::string_view idempotency_key) noexcept {
     if (::kom::error e = validate(update); !e.ok()) return e;
     if (update.shipping_info.size() > MaxShipping)
-      return limit(errc::too_many_items, field_of<shipping_info_update>("shipping_info"), MaxShipping);
+      return limit(errc::too_many_items, field_of<shipping_info_update>(update_shipping_field), MaxShipping);
     return append_op(detail::rk_shipping_info, order_id, capture, idempotency_key, nullptr, &update);
   }
 
@@ -477,11 +477,15 @@ class basic_outbox {
     return ::kom::error(code, where, static_cast<std::int64_t>(n));
   }
   static ::kom::error limit(errc code, parameter p, std::size_t n) noexcept { return limit(code, field_ref::of(p), n); }
-  // A field of a queued capture or shipping-info update, by name.
+  // A field of a queued capture or shipping-info update, by its number.
   template <class Request>
-  static field_ref field_of(std::string_view name) noexcept {
-    return field_ref::in(fields_of<Request>::type).field(field_index<Request>(name));
+  static field_ref field_of(std::size_t index) noexcept {
+    return field_ref::in(fields_of<Request>::type).field(index);
   }
+  static constexpr std::size_t reference_field = field_index<capture_request>("reference");
+  static constexpr std::size_t lines_field = field_index<capture_request>("order_lines");
+  static constexpr std::size_t capture_shipping_field = field_index<capture_request>("shipping_info");
+  static constexpr std::size_t update_shipping_field = field_index<shipping_info_update>("shipping_info");
 
   using log_type = record_log<MaxRecord>;
   using read_result = typename log_type::read_result;

@@ -33,8 +33,7 @@ namespace detail {
 
 // Runs checks in order and keeps the first failure. The checks write into it, and stop once
 // it holds one, so a validation frame holds one error, not one per check: on a Cortex-M this
-// keeps the deepest validation path's stack small. Where a check is, is a field_ref: six
-// bytes, copied down the walk, rendered as text only when a message is asked for.
+// keeps the deepest validation path's stack small.
 class first_error {
  public:
   bool ok() const noexcept { return error_.ok(); }
@@ -44,29 +43,38 @@ class first_error {
     if (error_.ok()) error_ = ::kom::error(code, where, detail);
   }
 
+  // Field `index` of the object at `object`: its field_ref is made only when a check fails
+  // (making one per field checked cost a third of a capture's validation time).
+  void fail(const field_ref& object, std::size_t index, errc code, std::int64_t detail = 0) noexcept {
+    if (error_.ok()) error_ = ::kom::error(code, object.field(index), detail);
+  }
+
  private:
   ::kom::error error_;
 };
 
-inline void check_text(first_error& e, const field_ref& at, std::string_view value, std::size_t max_chars,
-                       bool required = false) noexcept {
+// Each check is about field `i` of the object at `at`.
+inline void check_text(first_error& e, const field_ref& at, std::size_t i, std::string_view value,
+                       std::size_t max_chars, bool required = false) noexcept {
   if (!e.ok()) return;
-  if (required && value.empty()) return e.fail(at, errc::required);
+  if (required && value.empty()) return e.fail(at, i, errc::required);
   const utf8_scan scan = scan_utf8(value);
-  if (!scan.valid) return e.fail(at, errc::invalid_utf8);
-  if (scan.code_points > max_chars) e.fail(at, errc::too_long, static_cast<std::int64_t>(max_chars));
+  if (!scan.valid) return e.fail(at, i, errc::invalid_utf8);
+  if (scan.code_points > max_chars) e.fail(at, i, errc::too_long, static_cast<std::int64_t>(max_chars));
 }
 
-inline void check_range(first_error& e, const field_ref& at, std::int64_t value, std::int64_t min, std::int64_t max) noexcept {
+inline void check_range(first_error& e, const field_ref& at, std::size_t i, std::int64_t value, std::int64_t min,
+                        std::int64_t max) noexcept {
   if (!e.ok()) return;
-  if (value < min) return e.fail(at, errc::below_minimum, min);
-  if (value > max) e.fail(at, errc::above_maximum, max);
+  if (value < min) return e.fail(at, i, errc::below_minimum, min);
+  if (value > max) e.fail(at, i, errc::above_maximum, max);
 }
 
-inline void check_count(first_error& e, const field_ref& at, std::size_t count, std::size_t min, std::size_t max) noexcept {
+inline void check_count(first_error& e, const field_ref& at, std::size_t i, std::size_t count, std::size_t min,
+                        std::size_t max) noexcept {
   if (!e.ok()) return;
-  if (count < min) return e.fail(at, errc::too_few_items, static_cast<std::int64_t>(min));
-  if (count > max) e.fail(at, errc::too_many_items, static_cast<std::int64_t>(max));
+  if (count < min) return e.fail(at, i, errc::too_few_items, static_cast<std::int64_t>(min));
+  if (count > max) e.fail(at, i, errc::too_many_items, static_cast<std::int64_t>(max));
 }
 
 // The checks a description cannot state, run after an object's own fields.
@@ -77,62 +85,65 @@ inline void check_object(first_error&, const field_ref&, const shipping_info_upd
 
 inline void check_object(first_error& e, const field_ref& at, const order_line& l, const validation_options& options) noexcept {
   if (!e.ok() || !options.check_line_totals) return;
-  const field_ref total = at.field(field_index<order_line>("total_amount"));
+  constexpr std::size_t total = field_index<order_line>("total_amount");  // at compile time
   // Checked arithmetic: a line must not be able to wrap around to a plausible total.
   std::int64_t gross = 0, net = 0;
   if (__builtin_mul_overflow(l.quantity, l.unit_price, &gross) ||
       __builtin_sub_overflow(gross, l.total_discount_amount.value_or(0), &net)) {
-    return e.fail(total, errc::arithmetic_overflow);
+    return e.fail(at, total, errc::arithmetic_overflow);
   }
-  if (net != l.total_amount) e.fail(total, errc::line_total_mismatch, net);
+  if (net != l.total_amount) e.fail(at, total, errc::line_total_mismatch, net);
 }
 
 inline void check_object(first_error& e, const field_ref& at, const capture_request& r,
                          const validation_options& options) noexcept {
   if (!e.ok() || !options.check_captured_amount || r.order_lines.empty()) return;
-  const field_ref amount = at.field(field_index<capture_request>("captured_amount"));
+  constexpr std::size_t amount = field_index<capture_request>("captured_amount");
   std::int64_t sum = 0;
   for (const order_line& line : r.order_lines) {
-    if (__builtin_add_overflow(sum, line.total_amount, &sum)) return e.fail(amount, errc::arithmetic_overflow);
+    if (__builtin_add_overflow(sum, line.total_amount, &sum)) return e.fail(at, amount, errc::arithmetic_overflow);
   }
-  if (sum != r.captured_amount) e.fail(amount, errc::captured_amount_mismatch, sum);
+  if (sum != r.captured_amount) e.fail(at, amount, errc::captured_amount_mismatch, sum);
 }
 
 template <class T>
 void validate_object(first_error& e, const field_ref& at, const T& object, const validation_options& options) noexcept;
 
-// One field (number `index` of its object, at `at`), by its descriptor's kind.
+// Field `i` of `object` (which is at `at`), by its descriptor's kind.
 template <class T, class D>
-void validate_field(first_error& e, const field_ref& at, const T& object, const D& d, const validation_options& options) noexcept {
+void validate_field(first_error& e, const field_ref& at, std::size_t i, const T& object, const D& d,
+                    const validation_options& options) noexcept {
   if (!e.ok()) return;
   if constexpr (D::kind == field_kind::text) {
-    check_text(e, at, object.*d.member, d.max_chars, d.required);
+    check_text(e, at, i, object.*d.member, d.max_chars, d.required);
   } else if constexpr (D::kind == field_kind::integer) {
-    check_range(e, at, object.*d.member, d.min, d.max);
+    check_range(e, at, i, object.*d.member, d.min, d.max);
   } else if constexpr (D::kind == field_kind::optional_integer) {
-    if (const auto& v = object.*d.member) check_range(e, at, *v, d.min, d.max);
+    if (const auto& v = object.*d.member) check_range(e, at, i, *v, d.min, d.max);
   } else if constexpr (D::kind == field_kind::enumeration) {
     const auto v = object.*d.member;
     if (v == D::enum_type::unset) {
-      if (d.required) e.fail(at, errc::required);
+      if (d.required) e.fail(at, i, errc::required);
     } else if (spelling_of(v).empty()) {
-      e.fail(at, errc::not_in_set);
+      e.fail(at, i, errc::not_in_set);
     }
   } else if constexpr (D::kind == field_kind::object) {
-    if (const auto* child = object.*d.member) validate_object(e, at, *child, options);
+    if (const auto* child = object.*d.member) validate_object(e, at.field(i), *child, options);
   } else if constexpr (D::kind == field_kind::embedded) {
-    validate_object(e, at, object.*d.member, options);
+    validate_object(e, at.field(i), object.*d.member, options);
   } else if constexpr (D::kind == field_kind::list) {
     const auto& list = object.*d.member;
-    check_count(e, at, list.size(), d.min_items, d.max_items);
-    for (std::size_t i = 0; i < list.size() && e.ok(); ++i) validate_object(e, at.item(i), list[i], options);
+    check_count(e, at, i, list.size(), d.min_items, d.max_items);
+    if (list.empty()) return;
+    const field_ref list_at = at.field(i);
+    for (std::size_t k = 0; k < list.size() && e.ok(); ++k) validate_object(e, list_at.item(k), list[k], options);
   }
 }
 
 template <class T>
 void validate_object(first_error& e, const field_ref& at, const T& object, const validation_options& options) noexcept {
   std::size_t index = 0;
-  fields_of<T>::visit([&](const auto& d) { validate_field(e, at.field(index++), object, d, options); });
+  fields_of<T>::visit([&](const auto& d) { validate_field(e, at, index++, object, d, options); });
   check_object(e, at, object, options);
 }
 
