@@ -1,8 +1,9 @@
 // kom/operations.hpp: the calls kom covers, one row each: method, path, body, the status
 // that means success, and whether the call carries an idempotency key and may be sent again.
 //
-// The request writer (kom/http_request.hpp) and the client (kom/client.hpp) read these rows
-// and keep no copy of their own, so a new call is one row here and one client method.
+// The request writer (kom/http_request.hpp), the client (kom/client.hpp) and the outbox
+// (kom/outbox.hpp: which queued calls name a capture and carry a key) read these rows and
+// keep no copy of their own, so a new call is one row here and one client method.
 // Plain data: nothing here allocates, and nothing needs a platform.
 #ifndef KOM_OPERATIONS_HPP
 #define KOM_OPERATIONS_HPP

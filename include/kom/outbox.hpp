@@ -87,6 +87,7 @@
 #include "kom/client.hpp"
 #include "kom/error.hpp"
 #include "kom/model.hpp"
+#include "kom/operations.hpp"
 #include "kom/record_codec.hpp"
 #include "kom/record_log.hpp"
 #include "kom/response_model.hpp"
@@ -101,12 +102,23 @@ struct wall_clock {
   std::uint64_t (*now_ms)(void* context) = nullptr;    ///< milliseconds since 1970; required
 };
 
-/// The kind of a queued operation.
+/// The kind of a queued operation (its value is the record kind on flash: stable).
 enum class outbox_op : std::uint8_t {
   capture = 1,        ///< client::capture
   shipping_info = 2,  ///< client::append_shipping_info
   send_out = 3        ///< client::trigger_send_out
 };
+
+/// The call an outbox operation makes: its row in kom::operations says whether it names a
+/// capture and carries an idempotency key.
+constexpr operation operation_of(outbox_op op) noexcept {
+  switch (op) {
+    case outbox_op::capture: return operation::capture;
+    case outbox_op::shipping_info: return operation::append_shipping_info;
+    case outbox_op::send_out: return operation::trigger_send_out;
+  }
+  return operation::capture;
+}
 /// Where a queued operation stands.
 enum class outbox_state : std::uint8_t {
   pending,    ///< not yet sent, or sent without a definite answer: drain() sends it
@@ -609,12 +621,16 @@ class basic_outbox {
   result<std::uint32_t> append_op(std::uint8_t kind, std::string_view order_id, capture_ref capture,
                                   std::string_view key, const capture_request* c, const shipping_info_update* u) noexcept {
     if (!opened_) return ::kom::error(errc::outbox_not_open);
+    const operation_info& call = info_of(operation_of(static_cast<outbox_op>(kind)));
+    // Every queued call is a POST with its key: what makes sending it again after a reboot safe.
+    static_assert(info_of(operation::capture).idempotency_key && info_of(operation::append_shipping_info).idempotency_key &&
+                  info_of(operation::trigger_send_out).idempotency_key);
     if (key.empty()) return limit(errc::required, parameter::idempotency_key, 0);
     if (key.size() > detail::outbox_max_key) return limit(errc::too_long, parameter::idempotency_key, detail::outbox_max_key);
     if (::kom::error e = detail::check_path_id(parameter::order_id, order_id); !e.ok()) return e;
     std::uint32_t capture_of = 0;
     std::string_view capture_id = capture.capture_id;
-    if (kind != detail::rk_capture) {
+    if (call.capture_id) {
       if (capture.record != 0) {
         entry* target = find(capture.record);
         if (target == nullptr || target->op != outbox_op::capture)
