@@ -48,6 +48,7 @@
 #include "kom/client.hpp"
 #include "kom/testing/fake_transport.hpp"
 #include "kom/outbox.hpp"
+#include "support/mem_storage.hpp"
 
 namespace {
 
@@ -570,33 +571,6 @@ kom::client_hooks hooks_for(clocks& c) {
   return h;
 }
 
-// Blocks of RAM with flash semantics, for the outbox.
-struct ram_blocks {
-  static constexpr std::size_t block_size = 1024, block_count = 8;
-  std::vector<unsigned char> data = std::vector<unsigned char>(block_size * block_count, 0xFF);
-
-  kom::block_storage storage() {
-    kom::block_storage s;
-    s.context = this;
-    s.block_size = block_size;
-    s.block_count = block_count;
-    s.read = [](void* c, std::size_t block, std::size_t offset, void* out, std::size_t size) {
-      std::memcpy(out, static_cast<ram_blocks*>(c)->data.data() + block * block_size + offset, size);
-      return 0;
-    };
-    s.write = [](void* c, std::size_t block, std::size_t offset, const void* in, std::size_t size) {
-      unsigned char* at = static_cast<ram_blocks*>(c)->data.data() + block * block_size + offset;
-      const auto* from = static_cast<const unsigned char*>(in);
-      for (std::size_t i = 0; i < size; ++i) at[i] &= from[i];
-      return 0;
-    };
-    s.erase = [](void* c, std::size_t block) {
-      std::memset(static_cast<ram_blocks*>(c)->data.data() + block * block_size, 0xFF, block_size);
-      return 0;
-    };
-    return s;
-  }
-};
 
 using small_outbox = kom::basic_outbox<kom::capacity::operations<16>, kom::capacity::record_bytes<1024>, kom::capacity::lines<2>, kom::capacity::shipping_entries<2>>;
 
@@ -763,7 +737,7 @@ class runner {
   }
 
   void run_outbox() {
-    ram_blocks blocks;
+    mem_storage blocks(1024, 8);  // flash semantics, no power cuts here
     clocks* c = &clocks_;
     const kom::wall_clock wall{c, [](void* x) { return static_cast<clocks*>(x)->wall; }};
     auto box = std::make_unique<small_outbox>(blocks.storage(), wall);
