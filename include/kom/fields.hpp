@@ -6,9 +6,12 @@
 // lives in, its kind and its limits; `fields_of<T>::visit(v)` calls `v` with each in turn,
 // and `std::get<I>` gives field I at compile time. Validation (kom/validate.hpp), the JSON bodies
 // (kom/json_body.hpp), the response readers (kom/json_readers.hpp) and the outbox's record
-// codec (kom/outbox_codec.hpp) all walk these descriptions, so a new field of order_line is
-// one line here (plus its tests), not one edit per layer. What a description cannot say (the
-// amount arithmetic across fields) stays in kom/validate.hpp.
+// codec (kom/record_codec.hpp) all walk these descriptions, so a new field of order_line is
+// its member and one line here (plus its tests), not one edit per layer. What a description
+// cannot say (the amount arithmetic across fields) stays in kom/validate.hpp.
+//
+// Add a field at the end of its type's list: the outbox stores fields in this order, and reads
+// records written before the field existed by their field count (kom/record_codec.hpp).
 //
 // Plain constexpr data: member pointers and numbers, no macros, nothing allocated.
 #ifndef KOM_FIELDS_HPP

@@ -7,7 +7,7 @@
 // sale after a reboot, without storing it. Nothing here allocates.
 //
 // uuid_v5, sale_idempotency_key and ctr_drbg_source need mbedTLS (SHA-1, CTR-DRBG) and exist
-// only when KOM_USE_MBEDTLS is 1 (kom/detail/crypto.hpp); uuid_v4 with the caller's random
+// only when KOM_USE_MBEDTLS is 1 (kom/config.hpp); uuid_v4 with the caller's random
 // source, uuid_text and parse_uuid are always there.
 #ifndef KOM_UUID_HPP
 #define KOM_UUID_HPP
