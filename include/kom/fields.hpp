@@ -413,22 +413,33 @@ constexpr std::size_t field_count() noexcept {
   return std::tuple_size_v<std::decay_t<decltype(fields_of<T>::fields)>>;
 }
 
-/// Calls `f` with the descriptor of T's field number `index` (0-based); nothing when out of range.
-template <class T, class F>
-constexpr void visit_field(std::size_t index, F&& f) {
-  std::size_t i = 0;
-  fields_of<T>::visit([&](const auto& d) {
-    if (i++ == index) f(d);
-  });
+/// True for the kinds that hold an object or a list of them (not a value).
+constexpr bool holds_objects(field_kind k) noexcept {
+  return k == field_kind::object || k == field_kind::embedded || k == field_kind::list;
 }
 
-/// The name of T's field number `index`; empty when out of range.
-template <class T>
-constexpr std::string_view field_name(std::size_t index) noexcept {
-  std::string_view name;
-  visit_field<T>(index, [&name](const auto& d) { name = d.name; });
-  return name;
-}
+namespace detail {
+// One entry per field of T, made at compile time by Make::entry(descriptor, index): the
+// tables that turn a field number into what a layer needs of it (a path step, a reader key).
+template <class T, class Make>
+struct field_table {
+  using entry_type = typename Make::entry_type;
+  static constexpr std::size_t size = field_count<T>();
+  struct array {
+    entry_type items[size];
+  };
+  static constexpr array make() noexcept {
+    array a{};
+    std::size_t i = 0;
+    fields_of<T>::visit([&](const auto& d) {
+      a.items[i] = Make::entry(d, i);
+      ++i;
+    });
+    return a;
+  }
+  static constexpr array table = make();
+};
+}  // namespace detail
 
 /// The number of T's field called `name`; field_count<T>() when there is none.
 template <class T>
@@ -450,33 +461,25 @@ struct field_step {
 };
 
 namespace detail {
-// T's steps, made at compile time: rendering a path is a table lookup, not a walk.
-template <class T>
-struct step_table {
-  static constexpr std::size_t size = field_count<T>();
-  struct array {
-    field_step items[size];
-  };
-  static constexpr array make() noexcept {
-    array a{};
-    std::size_t i = 0;
-    fields_of<T>::visit([&](const auto& d) {
-      using D = std::decay_t<decltype(d)>;
-      field_step& step = a.items[i++];
-      step.name = d.name;
-      if constexpr (D::kind == field_kind::object || D::kind == field_kind::embedded || D::kind == field_kind::list) {
-        step.list = D::kind == field_kind::list;
-        step.child = fields_of<typename D::child_type>::type;
-      }
-    });
-    return a;
+// A field's path step; rendering a path is then a table lookup, not a walk.
+struct make_step {
+  using entry_type = field_step;
+  template <class D>
+  static constexpr field_step entry(const D& d, std::size_t) noexcept {
+    field_step step;
+    step.name = d.name;
+    if constexpr (holds_objects(D::kind)) {
+      step.list = D::kind == field_kind::list;
+      step.child = fields_of<typename D::child_type>::type;
+    }
+    return step;
   }
-  static constexpr array steps = make();
 };
 
 template <class T>
 constexpr field_step step_in(std::size_t index) noexcept {
-  return index < step_table<T>::size ? step_table<T>::steps.items[index] : field_step{};
+  using steps = field_table<T, make_step>;
+  return index < steps::size ? steps::table.items[index] : field_step{};
 }
 
 inline constexpr std::string_view parameter_names[] = {
@@ -509,11 +512,6 @@ constexpr field_step step_of(model_type type, std::size_t index) noexcept {
     case model_type::none: break;
   }
   return {};
-}
-
-/// The name of field `index` of the type numbered `type`; empty when either is out of range.
-constexpr std::string_view field_name(model_type type, std::size_t index) noexcept {
-  return step_of(type, index).name;
 }
 
 namespace detail {

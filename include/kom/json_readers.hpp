@@ -82,39 +82,27 @@ void with_read_type(model_type t, F&& f) noexcept {
   }
 }
 
-template <class D>
-constexpr json_field json_field_of(const D& d, std::size_t index) noexcept {
-  json_field f{d.name, json_slot::text, static_cast<std::uint8_t>(index), static_cast<std::uint8_t>(index)};
-  if constexpr (D::kind == field_kind::enumeration) {
-    f.slot = d.text != nullptr ? json_slot::text : json_slot::token;  // the text is kept only where asked
-  } else if constexpr (D::kind == field_kind::integer || D::kind == field_kind::optional_integer) {
-    f.slot = json_slot::integer;
-  } else if constexpr (D::kind == field_kind::object || D::kind == field_kind::embedded ||
-                       D::kind == field_kind::list) {
-    f.slot = D::kind == field_kind::list ? json_slot::object_list : json_slot::object;
-    f.id = static_cast<std::uint8_t>(fields_of<child_of<D>>::type);
+// A field's key as the SAX reader sees it: its slot, and its child node or field number.
+struct make_json_field {
+  using entry_type = json_field;
+  template <class D>
+  static constexpr json_field entry(const D& d, std::size_t index) noexcept {
+    json_field f{d.name, json_slot::text, static_cast<std::uint8_t>(index), static_cast<std::uint8_t>(index)};
+    if constexpr (D::kind == field_kind::enumeration) {
+      f.slot = d.text != nullptr ? json_slot::text : json_slot::token;  // the text is kept only where asked
+    } else if constexpr (D::kind == field_kind::integer || D::kind == field_kind::optional_integer) {
+      f.slot = json_slot::integer;
+    } else if constexpr (holds_objects(D::kind)) {
+      f.slot = D::kind == field_kind::list ? json_slot::object_list : json_slot::object;
+      f.id = static_cast<std::uint8_t>(fields_of<child_of<D>>::type);
+    }
+    return f;
   }
-  return f;
-}
+};
 
 // T's keys as the SAX reader sees them.
 template <class T>
-struct json_table {
-  static constexpr std::size_t size = field_count<T>();
-  struct array {
-    json_field items[size];
-  };
-  static constexpr array make() noexcept {
-    array a{};
-    std::size_t i = 0;
-    fields_of<T>::visit([&](const auto& d) {
-      a.items[i] = json_field_of(d, i);
-      ++i;
-    });
-    return a;
-  }
-  static constexpr array fields = make();
-};
+using json_table = field_table<T, make_json_field>;
 
 // Where the objects a read creates go, by type.
 struct read_pools {
@@ -157,7 +145,7 @@ class described_schema {
     list_view<json_field> out;
     with_read_type(static_cast<model_type>(node), [&](auto tag) {
       using T = typename decltype(tag)::type;
-      out = list_view<json_field>(json_table<T>::fields.items, json_table<T>::size);
+      out = list_view<json_field>(json_table<T>::table.items, json_table<T>::size);
     });
     return out;
   }
@@ -403,7 +391,7 @@ class error_body_schema {
 template <class T>
 constexpr std::size_t longest_key_of() noexcept {
   std::size_t n = 0;
-  for (const json_field& f : json_table<T>::fields.items) n = f.key.size() > n ? f.key.size() : n;
+  for (const json_field& f : json_table<T>::table.items) n = f.key.size() > n ? f.key.size() : n;
   return n;
 }
 static_assert(longest_key_of<capture>() < json_reader_limits::scratch &&

@@ -534,9 +534,14 @@ class basic_outbox {
       e.capture_of = static_cast<std::uint32_t>(r.uvar());
       (void)r.text();  // capture id
       if (kind == detail::rk_capture) {
+        // Only the amount and the reference: replay does not decode every line of every capture.
         capture_request c;
-        shipping_info_update u;
-        if (!decode_request(r, kind, c, u)) return;
+        if (log_.format() == 1) {
+          detail::v1::decode_capture_head(r, c);
+        } else {
+          detail::record_space none;
+          detail::decode_fields(r, c, none, reference_field + 1);
+        }
         e.reference_hash = reference_hash(order_id, c.reference);
       }
       if (r.bad() || key.size() > detail::outbox_max_key) return;
@@ -750,6 +755,10 @@ class basic_outbox {
   result<std::size_t> migrated_size(entry& e) noexcept {
     outbox_item item;
     if (::kom::error err = read_entry(e, item); !err.ok()) return err;
+    return measure_migrated(e, item);
+  }
+
+  result<std::size_t> measure_migrated(const entry& e, const outbox_item& item) noexcept {
     detail::record_writer measure(nullptr, 0);
     write_migrated(measure, e, item);
     if (measure.size() > MaxRecord) return limit(errc::too_long, parameter::record, MaxRecord);
@@ -759,10 +768,10 @@ class basic_outbox {
   // Rewrites operation `e`, read from a format-1 area, as a record of this format after the
   // ones compacted so far, streamed (its request's views point into the log's buffer).
   ::kom::error migrate_op(entry& e) noexcept {
-    const result<std::size_t> size = migrated_size(e);
-    if (!size) return size.error();
     outbox_item item;
     if (::kom::error err = read_entry(e, item); !err.ok()) return err;
+    const result<std::size_t> size = measure_migrated(e, item);
+    if (!size) return size.error();
     return log_.rewrite_streamed(e.seq, *size, [&](detail::record_writer& w) { write_migrated(w, e, item); });
   }
 

@@ -123,20 +123,17 @@ class record_reader {
   bool bad_ = false;
 };
 
-template <class T>
-using record_pool = item_pool<T>;
-
 // The pools of one decoded request, picked by item type.
 struct record_space {
-  record_pool<order_line> lines;
-  record_pool<product_identifiers> identifiers;
-  record_pool<subscription> subscriptions;
-  record_pool<shipping_info> shipping;
+  item_pool<order_line> lines;
+  item_pool<product_identifiers> identifiers;
+  item_pool<subscription> subscriptions;
+  item_pool<shipping_info> shipping;
 
-  record_pool<order_line>& pool(const order_line*) noexcept { return lines; }
-  record_pool<product_identifiers>& pool(const product_identifiers*) noexcept { return identifiers; }
-  record_pool<subscription>& pool(const subscription*) noexcept { return subscriptions; }
-  record_pool<shipping_info>& pool(const shipping_info*) noexcept { return shipping; }
+  item_pool<order_line>& pool(const order_line*) noexcept { return lines; }
+  item_pool<product_identifiers>& pool(const product_identifiers*) noexcept { return identifiers; }
+  item_pool<subscription>& pool(const subscription*) noexcept { return subscriptions; }
+  item_pool<shipping_info>& pool(const shipping_info*) noexcept { return shipping; }
 };
 
 template <class T>
@@ -215,18 +212,26 @@ void decode_field(record_reader& r, T& object, const D& d, record_space& space) 
   }
 }
 
-/// Reads `object` back (format 2); its lists and nested objects go to `space`. Check r.bad().
-/// A record written before a field was added has fewer fields: the rest keep their
-/// defaults. One with more fields than this description knows was written by a newer kom:
-/// refused (bad), never half read.
+/// Reads the first `n` fields of `object` back (format 2), their lists and nested objects
+/// into `space`, and leaves the rest of the record unread. Check r.bad(). A record written
+/// before a field was added has fewer fields: the rest keep their defaults. One with more
+/// fields than this description knows was written by a newer kom: refused (bad), never half
+/// read.
 template <class T>
-void decode_object(record_reader& r, T& object, record_space& space) noexcept {
+void decode_fields(record_reader& r, T& object, record_space& space, std::size_t n) noexcept {
   const std::uint64_t written = r.uvar();
   if (written > field_count<T>()) return r.fail();
   std::size_t i = 0;
   fields_of<T>::visit([&](const auto& d) {
-    if (i++ < written) decode_field(r, object, d, space);
+    if (i < written && i < n) decode_field(r, object, d, space);
+    ++i;
   });
+}
+
+/// Reads `object` back whole (format 2); see decode_fields.
+template <class T>
+void decode_object(record_reader& r, T& object, record_space& space) noexcept {
+  decode_fields(r, object, space, field_count<T>());
 }
 
 // ---- format 1, frozen --------------------------------------------------------------------------
@@ -298,19 +303,24 @@ inline void decode_line(record_reader& r, order_line& l, record_space& space) no
 
 // A list's count, then its items taken from `pool`; null when it does not fit.
 template <class T>
-T* take_list(record_reader& r, record_pool<T>& pool, std::size_t& n) noexcept {
+T* take_list(record_reader& r, item_pool<T>& pool, std::size_t& n) noexcept {
   const std::uint64_t count = r.uvar();
   if (r.bad() || count > pool.capacity - pool.used) return nullptr;
   n = static_cast<std::size_t>(count);
   return pool.take(n);
 }
 
-// A capture's body after the common prefix: amount, description, reference, flags
-// (bit 0: shipping_delay), [delay], lines, shipping entries.
-inline void decode_capture(record_reader& r, capture_request& c, record_space& space) noexcept {
+// The start of a capture's body after the common prefix: amount, description, reference.
+inline void decode_capture_head(record_reader& r, capture_request& c) noexcept {
   c.captured_amount = r.svar();
   c.description = r.text();
   c.reference = r.text();
+}
+
+// A capture's body after the common prefix: its head, flags (bit 0: shipping_delay),
+// [delay], lines, shipping entries.
+inline void decode_capture(record_reader& r, capture_request& c, record_space& space) noexcept {
+  decode_capture_head(r, c);
   if (r.byte() & 1) c.shipping_delay = r.svar();
   std::size_t lines = 0, ships = 0;
   order_line* l = take_list(r, space.lines, lines);

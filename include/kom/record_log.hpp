@@ -208,10 +208,7 @@ class record_log {
 
   /// Erases the other area, ready to receive records. Nothing changes in the active one.
   ::kom::error begin_compaction() noexcept {
-    const int to = 1 - active_;
-    const std::size_t base = static_cast<std::size_t>(to) * (storage_.block_count / 2);
-    for (std::size_t b = 0; b < storage_.block_count / 2; ++b)
-      if (const int rc = storage_.erase(storage_.context, base + b); rc != 0) return ::kom::error(errc::io_failed, rc);
+    if (::kom::error e = erase_area(1 - active_); !e.ok()) return e;
     out_ = detail::log_area_header;
     return {};
   }
@@ -362,9 +359,7 @@ class record_log {
   }
 
   ::kom::error format_area(int area, std::uint32_t generation, std::uint32_t next_seq) noexcept {
-    const std::size_t base = static_cast<std::size_t>(area) * (storage_.block_count / 2);
-    for (std::size_t b = 0; b < storage_.block_count / 2; ++b)
-      if (const int rc = storage_.erase(storage_.context, base + b); rc != 0) return ::kom::error(errc::io_failed, rc);
+    if (::kom::error e = erase_area(area); !e.ok()) return e;
     return write_header(area, generation, next_seq);
   }
 
@@ -393,32 +388,41 @@ class record_log {
 
   // ---- storage access over an area's linear bytes ----
 
-  int io_read(int area, std::size_t off, void* data, std::size_t size) noexcept {
-    unsigned char* p = static_cast<unsigned char*>(data);
+  // Calls io(block, offset in it, bytes done so far, n) for each piece of [off, off + size) of
+  // `area` that lies in one block; stops at the first nonzero code (made negative).
+  template <class Io>
+  int each_piece(int area, std::size_t off, std::size_t size, Io&& io) noexcept {
     const std::size_t base = static_cast<std::size_t>(area) * (storage_.block_count / 2);
-    while (size > 0) {
+    for (std::size_t done = 0; done < size;) {
       const std::size_t block = off / storage_.block_size, in = off % storage_.block_size;
-      const std::size_t n = size < storage_.block_size - in ? size : storage_.block_size - in;
-      if (const int rc = storage_.read(storage_.context, base + block, in, p, n); rc != 0) return rc < 0 ? rc : -rc;
-      p += n;
+      const std::size_t n = size - done < storage_.block_size - in ? size - done : storage_.block_size - in;
+      if (const int rc = io(base + block, in, done, n); rc != 0) return rc < 0 ? rc : -rc;
       off += n;
-      size -= n;
+      done += n;
     }
     return 0;
   }
 
+  int io_read(int area, std::size_t off, void* data, std::size_t size) noexcept {
+    unsigned char* p = static_cast<unsigned char*>(data);
+    return each_piece(area, off, size, [&](std::size_t block, std::size_t in, std::size_t done, std::size_t n) {
+      return storage_.read(storage_.context, block, in, p + done, n);
+    });
+  }
+
   int io_write(int area, std::size_t off, const void* data, std::size_t size) noexcept {
     const unsigned char* p = static_cast<const unsigned char*>(data);
+    return each_piece(area, off, size, [&](std::size_t block, std::size_t in, std::size_t done, std::size_t n) {
+      return storage_.write(storage_.context, block, in, p + done, n);
+    });
+  }
+
+  // Sets every block of `area` to 0xFF.
+  ::kom::error erase_area(int area) noexcept {
     const std::size_t base = static_cast<std::size_t>(area) * (storage_.block_count / 2);
-    while (size > 0) {
-      const std::size_t block = off / storage_.block_size, in = off % storage_.block_size;
-      const std::size_t n = size < storage_.block_size - in ? size : storage_.block_size - in;
-      if (const int rc = storage_.write(storage_.context, base + block, in, p, n); rc != 0) return rc < 0 ? rc : -rc;
-      p += n;
-      off += n;
-      size -= n;
-    }
-    return 0;
+    for (std::size_t b = 0; b < storage_.block_count / 2; ++b)
+      if (const int rc = storage_.erase(storage_.context, base + b); rc != 0) return ::kom::error(errc::io_failed, rc);
+    return {};
   }
 
   int io_sync() noexcept { return storage_.sync ? storage_.sync(storage_.context) : 0; }
