@@ -49,6 +49,7 @@
 #include "kom/testing/fake_transport.hpp"
 #include "kom/outbox.hpp"
 #include "support/mem_storage.hpp"
+#include "support/test_clocks.hpp"
 
 namespace {
 
@@ -545,33 +546,6 @@ constexpr const char* capture_key = "0b6f2a4e-5c1d-4e8f-9a3b-7c6d5e4f3a21";
 constexpr const char* shipping_key = "1c7a3b5f-6d2e-4f90-8b4c-8d7e6f5a4b32";
 constexpr const char* send_out_key = "2d8b4c6a-7e3f-4a01-9c5d-9e8f7a6b5c43";
 
-struct clocks {
-  std::uint64_t mono = 1000;
-  std::uint64_t wall = 1'780'000'000'000ull;
-  std::uint32_t random_state = 7;
-};
-
-kom::client_hooks hooks_for(clocks& c) {
-  kom::client_hooks h;
-  h.context = &c;
-  h.now_ms = [](void* x) { return static_cast<clocks*>(x)->mono; };
-  h.sleep_ms = [](void* x, std::uint32_t ms) {
-    static_cast<clocks*>(x)->mono += ms;
-    static_cast<clocks*>(x)->wall += ms;
-  };
-  h.random = [](void* x, unsigned char* out, std::size_t n) {
-    auto* e = static_cast<clocks*>(x);
-    for (std::size_t i = 0; i < n; ++i) {
-      e->random_state = e->random_state * 1103515245u + 12345u;
-      out[i] = static_cast<unsigned char>(e->random_state >> 16);
-    }
-    return 0;
-  };
-  h.random_context = &c;
-  return h;
-}
-
-
 using small_outbox = kom::basic_outbox<kom::capacity::operations<16>, kom::capacity::record_bytes<1024>, kom::capacity::lines<2>, kom::capacity::shipping_entries<2>>;
 
 kom::testing::fake_transport& the_fake() {
@@ -738,9 +712,7 @@ class runner {
 
   void run_outbox() {
     mem_storage blocks(1024, 8);  // flash semantics, no power cuts here
-    clocks* c = &clocks_;
-    const kom::wall_clock wall{c, [](void* x) { return static_cast<clocks*>(x)->wall; }};
-    auto box = std::make_unique<small_outbox>(blocks.storage(), wall);
+    auto box = std::make_unique<small_outbox>(blocks.storage(), wall_of(clocks_));
     if (!box->open().ok()) {
       problem("the outbox did not open");
       return;

@@ -21,41 +21,10 @@
 #include "kom/outbox.hpp"
 #include "support/alloc_counter.hpp"
 #include "support/mem_storage.hpp"
+#include "support/test_clocks.hpp"
 #include "support/seeds.hpp"
 
 namespace {
-
-// ---- time ------------------------------------------------------------------------------------
-
-struct clocks {
-  std::uint64_t mono = 1000;                       // the client's monotonic clock (ms)
-  std::uint64_t wall = 1'780'000'000'000ull;       // the outbox's wall clock (ms since 1970)
-  std::uint32_t random_state = 7;
-};
-
-kom::client_hooks hooks_for(clocks& c) {
-  kom::client_hooks h;
-  h.context = &c;
-  h.now_ms = [](void* x) { return static_cast<clocks*>(x)->mono; };
-  h.sleep_ms = [](void* x, std::uint32_t ms) {
-    static_cast<clocks*>(x)->mono += ms;
-    static_cast<clocks*>(x)->wall += ms;
-  };
-  h.random = [](void* x, unsigned char* out, std::size_t n) {
-    auto* e = static_cast<clocks*>(x);
-    for (std::size_t i = 0; i < n; ++i) {
-      e->random_state = e->random_state * 1103515245u + 12345u;
-      out[i] = static_cast<unsigned char>(e->random_state >> 16);
-    }
-    return 0;
-  };
-  h.random_context = &c;
-  return h;
-}
-
-kom::wall_clock wall_of(clocks& c) {
-  return {&c, [](void* x) { return static_cast<clocks*>(x)->wall; }};
-}
 
 kom::client_config test_config() {
   kom::client_config c;

@@ -151,6 +151,15 @@ class expected_reading {
   }
   void limit(kom::errc c) { limits_ |= bit(c); }
 
+  // A reply that must be one JSON object: its members, after the parser's limits are noted;
+  // null (and the refusal) for any other document.
+  const json::object* root_object(const json::value& root) {
+    parser_limits(root);
+    if (root.is_object()) return &root.get_object();
+    refuse(kom::errc::json_wrong_type);
+    return nullptr;
+  }
+
   // The parser's own limits hold over the whole document, known fields or not.
   void parser_limits(const json::value& v, std::size_t depth = 0) {
     using limits = kom::detail::json_reader_limits;
@@ -283,13 +292,8 @@ class expected_captures : public expected_reading {
 
   // read_capture: the body must be an object.
   kom::capture one(const json::value& root) {
-    parser_limits(root);
     kom::capture c;
-    if (root.is_object()) {
-      capture(root.get_object(), c);
-    } else {
-      refuse(kom::errc::json_wrong_type);
-    }
+    if (const json::object* o = root_object(root)) capture(*o, c);
     return c;
   }
 
@@ -450,13 +454,10 @@ class expected_order : public expected_reading {
       : expected_reading(lenient, s.text_capacity), capacity_(s.captures_capacity) {}
 
   kom::order read(const json::value& root) {
-    parser_limits(root);
     kom::order out;
-    if (!root.is_object()) {
-      refuse(kom::errc::json_wrong_type);
-      return out;
-    }
-    for (const json::key_value_pair& m : root.get_object()) {
+    const json::object* o = root_object(root);
+    if (o == nullptr) return out;
+    for (const json::key_value_pair& m : *o) {
       const std::string_view k = view(m.key());
       const json::value& v = m.value();
       if (k == "order_id") text(out.order_id, v);
@@ -517,13 +518,10 @@ class expected_error_body : public expected_reading {
       : expected_reading(lenient, s.text_capacity), capacity_(s.messages_capacity) {}
 
   kom::error_body read(const json::value& root) {
-    parser_limits(root);
     kom::error_body out;
-    if (!root.is_object()) {
-      refuse(kom::errc::json_wrong_type);
-      return out;
-    }
-    for (const json::key_value_pair& m : root.get_object()) {
+    const json::object* o = root_object(root);
+    if (o == nullptr) return out;
+    for (const json::key_value_pair& m : *o) {
       const std::string_view k = view(m.key());
       const json::value& v = m.value();
       if (k == "error_code") {
