@@ -283,8 +283,8 @@ void print_answer(const kom::reply<T>& r, const char* indent = "") {
                   r.idempotency_key.empty() ? "" : " with the same idempotency key");
       break;
     case kom::outcome::applied_id_unknown:
-      std::printf("%s  applied (HTTP %d), but the capture id could not be read: list the order's captures, do not "
-                  "capture again\n", indent, r.status);
+      std::printf("%s  applied (HTTP %d), but the new id could not be read: look for it in the order's captures or "
+                  "refunds, do not send it again\n", indent, r.status);
       break;
     case kom::outcome::unknown:
       std::printf("%s  sent without an idempotency key and not answered: read the order before anything else\n", indent);
@@ -304,6 +304,15 @@ inline void print_shipping_info(const kom::shipping_info& s, const char* indent 
   std::printf("\n");
 }
 
+/// An order line: "line: 2 x Coffee beans 1 kg (SKU-BEAN-1KG) at 2500, 500 off = 4500".
+inline void print_line(const kom::order_line& l, const char* indent = "  ") {
+  std::printf("%s  line: %lld x %.*s", indent, static_cast<long long>(l.quantity), KOM_EX_SV(l.name));
+  if (!l.reference.empty()) std::printf(" (%.*s)", KOM_EX_SV(l.reference));
+  std::printf(" at %lld", static_cast<long long>(l.unit_price));
+  if (l.total_discount_amount.value_or(0) != 0) std::printf(", %lld off", static_cast<long long>(*l.total_discount_amount));
+  std::printf(" = %lld\n", static_cast<long long>(l.total_amount));
+}
+
 /// A capture, amounts in minor units.
 inline void print_capture(const kom::capture& c, const char* indent = "  ") {
   std::printf("%scapture %.*s (%.*s): %lld captured at %.*s", indent, KOM_EX_SV(c.capture_id),
@@ -313,10 +322,7 @@ inline void print_capture(const kom::capture& c, const char* indent = "  ") {
   std::printf("\n");
   if (!c.reference.empty()) std::printf("%s  reference %.*s\n", indent, KOM_EX_SV(c.reference));
   if (!c.description.empty()) std::printf("%s  description %.*s\n", indent, KOM_EX_SV(c.description));
-  for (const kom::order_line& l : c.order_lines) {
-    std::printf("%s  line: %lld x %.*s at %lld = %lld\n", indent, static_cast<long long>(l.quantity),
-                KOM_EX_SV(l.name), static_cast<long long>(l.unit_price), static_cast<long long>(l.total_amount));
-  }
+  for (const kom::order_line& l : c.order_lines) print_line(l, indent);
   const std::string deeper = std::string(indent) + "  ";
   for (const kom::shipping_info& s : c.shipping_info) print_shipping_info(s, deeper.c_str());
   if (c.truncated) std::printf("%s  (more than fitted the storage)\n", indent);
@@ -327,19 +333,50 @@ inline void print_amount(const char* indent, const char* name, const std::option
   else std::printf("%s  %-28s -\n", indent, name);
 }
 
-/// An order, amounts in minor units.
+/// A refund, amounts in minor units.
+inline void print_refund(const kom::refund& f, const char* indent = "  ") {
+  std::printf("%srefund %.*s: %lld refunded at %.*s\n", indent, KOM_EX_SV(f.refund_id),
+              static_cast<long long>(f.refunded_amount), KOM_EX_SV(or_dash(f.refunded_at)));
+  if (!f.reference.empty()) std::printf("%s  reference %.*s\n", indent, KOM_EX_SV(f.reference));
+  if (!f.description.empty()) std::printf("%s  description %.*s\n", indent, KOM_EX_SV(f.description));
+  for (const kom::order_line& l : f.order_lines) print_line(l, indent);
+  if (f.truncated) std::printf("%s  (more than fitted the storage)\n", indent);
+}
+
+/// An order, amounts in minor units: what a till shows before it captures, refunds or voids.
 inline void print_order(const kom::order& o, const char* indent = "  ") {
   std::printf("%sorder %.*s: %.*s, fraud status %.*s, currency %.*s, expires %.*s\n", indent, KOM_EX_SV(o.order_id),
               KOM_EX_SV(or_dash(o.status_text)), KOM_EX_SV(or_dash(o.fraud_status_text)),
               KOM_EX_SV(or_dash(o.purchase_currency)), KOM_EX_SV(or_dash(o.expires_at)));
+  // The references the customer and the back office know the sale by.
+  std::printf("%s  klarna_reference %.*s, merchant_reference1 %.*s, merchant_reference2 %.*s\n", indent,
+              KOM_EX_SV(or_dash(o.klarna_reference)), KOM_EX_SV(or_dash(o.merchant_reference1)),
+              KOM_EX_SV(or_dash(o.merchant_reference2)));
+  std::printf("%s  bought %.*s in %.*s (%.*s), paid by %.*s", indent, KOM_EX_SV(or_dash(o.created_at)),
+              KOM_EX_SV(or_dash(o.purchase_country)), KOM_EX_SV(or_dash(o.locale)),
+              KOM_EX_SV(or_dash(o.initial_payment_method.type)));
+  if (!o.initial_payment_method.description.empty())
+    std::printf(" (%.*s)", KOM_EX_SV(o.initial_payment_method.description));
+  if (o.initial_payment_method.number_of_installments)
+    std::printf(", %lld installments", static_cast<long long>(*o.initial_payment_method.number_of_installments));
+  std::printf("\n");
   print_amount(indent, "order_amount", o.order_amount);
   print_amount(indent, "captured_amount", o.captured_amount);
   print_amount(indent, "refunded_amount", o.refunded_amount);
   print_amount(indent, "remaining_authorized_amount", o.remaining_authorized_amount);
+  for (const kom::order_line& l : o.order_lines) print_line(l, indent);
   for (const kom::order_capture& c : o.captures) {
-    std::printf("%s  capture %.*s (%.*s): %lld at %.*s\n", indent, KOM_EX_SV(c.capture_id),
+    std::printf("%s  capture %.*s (%.*s): %lld at %.*s", indent, KOM_EX_SV(c.capture_id),
                 KOM_EX_SV(or_dash(c.klarna_reference)), static_cast<long long>(c.captured_amount),
                 KOM_EX_SV(or_dash(c.captured_at)));
+    if (c.refunded_amount != 0) std::printf(", %lld refunded", static_cast<long long>(c.refunded_amount));
+    std::printf("\n");
+  }
+  // A till looks here before it refunds a return, so that it never refunds it twice.
+  for (const kom::order_refund& f : o.refunds) {
+    std::printf("%s  refund %.*s: %lld at %.*s, reference %.*s\n", indent, KOM_EX_SV(f.refund_id),
+                static_cast<long long>(f.refunded_amount), KOM_EX_SV(or_dash(f.refunded_at)),
+                KOM_EX_SV(or_dash(f.reference)));
   }
   if (o.truncated) std::printf("%s  (more than fitted the storage)\n", indent);
 }

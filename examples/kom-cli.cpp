@@ -1,5 +1,5 @@
 // kom-cli: Klarna Order Management from the command line, for a terminal's operator or a
-// support desk: capture, read and ship orders with kom. See `kom-cli --help`.
+// support desk: capture, ship, refund, void and read orders with kom. See `kom-cli --help`.
 #include <cstring>
 #include <type_traits>
 
@@ -18,6 +18,13 @@ commands:
   add-shipping ORDER_ID CAPTURE_ID --company C --tracking-number N [--method M]
                [--tracking-uri U] [--return-company C --return-tracking-number N]
   send-out ORDER_ID CAPTURE_ID
+  refund ORDER_ID AMOUNT [--reference R] [--description D] [--line LINE]...
+  get-refund ORDER_ID REFUND_ID
+  cancel ORDER_ID                 void an order nothing was captured of
+  release ORDER_ID                release what a partly captured order has left
+  extend ORDER_ID                 extend the authorization time
+  set-references ORDER_ID [--reference1 R] [--reference2 R]
+  update-authorization ORDER_ID AMOUNT [--description D] [--line LINE]...
   get-order ORDER_ID
 
 Amounts are in minor units (2500 is 25.00). A --line is "name;quantity;unit_price[;tax_rate]"
@@ -25,7 +32,10 @@ Amounts are in minor units (2500 is 25.00). A --line is "name;quantity;unit_pric
 computed as Klarna documents them:
   total_amount     = quantity * unit_price
   total_tax_amount = total_amount - total_amount * 10000 / (10000 + tax_rate)
-and AMOUNT must equal the sum of the lines' total_amount. --method is Klarna's name of a
+and AMOUNT must equal the sum of the lines' total_amount. Before a refund, get-order lists
+the order's refunds: a return already there must not be refunded again. set-references sets
+merchant_reference1 (the receipt number) and merchant_reference2; one not given stays as it
+is. update-authorization's AMOUNT is the order's new total. --method is Klarna's name of a
 shipping method: PickUpStore, Home, BoxReg, BoxUnreg, PickUpPoint, Own, Postal,
 DHLPackstation, Digital, Undefined, PickUpWarehouse, ClickCollect or PalletDelivery.
 
@@ -33,8 +43,9 @@ options:
   --region eu|na|oc, --env production|playground   Klarna's host (default: eu playground)
   --host H [--port P]   another server (port 443 unless given)
   --ca-file PEM         the CA certificates to trust (default: /etc/ssl/certs/ca-certificates.crt)
-  --idempotency-key K   for capture, capture-remaining, add-shipping and send-out: the key of
-                        an earlier attempt, to send it again safely (Klarna applies it once).
+  --idempotency-key K   for the commands that change an order (all but get-... and
+                        list-captures): the key of an earlier attempt, to send it again
+                        safely (Klarna applies it once).
                         Without it a new key is made and printed. capture-remaining
                         prints the amount it decided: give it again as --decided-amount
                         with the key, so that the order is captured once.
@@ -43,7 +54,8 @@ options:
 environment: KOM_USERNAME and KOM_PASSWORD, or KOM_API_KEY (Klarna's API credentials).
 exit status: 0 done, 1 refused (by Klarna, or an invalid request: do not repeat it as it is),
              2 usage, 3 retry later (network, Klarna's 5xx/429/409/408: repeat with the same key),
-             4 applied but the capture id is unknown (list the order's captures; never repeat)
+             4 applied but the new capture or refund id is unknown (find it with list-captures
+               or get-order; never repeat)
 )";
 
 int usage(const char* why = nullptr) {
@@ -98,6 +110,19 @@ bool parse_line(std::string_view text, kom::order_line& line) {
   return true;
 }
 
+// All --line options of a command, as order lines; false (with a message) on a bad one.
+bool parse_lines(const arguments& a, std::vector<kom::order_line>& lines) {
+  for (const auto& [name, value] : a.named) {
+    if (name != "--line") continue;
+    lines.emplace_back();
+    if (!parse_line(value, lines.back())) {
+      std::fprintf(stderr, "kom-cli: --line '%.*s': not name;quantity;unit_price[;tax_rate]\n", KOM_EX_SV(value));
+      return false;
+    }
+  }
+  return true;
+}
+
 // Prints the key of a POST before it is sent, so the operator can retry with it whatever
 // happens next.
 bool choose_key(kom::client& client, std::string_view given, kom::uuid_text& made, std::string_view& key) {
@@ -125,6 +150,9 @@ int finish_post(const kom::reply<T>& r) {
   if constexpr (std::is_same_v<T, kom::capture_created>) {
     if (r.ok()) std::printf("capture id %.*s\n", KOM_EX_SV(r.value.capture_id));
   }
+  if constexpr (std::is_same_v<T, kom::refund_created>) {
+    if (r.ok()) std::printf("refund id %.*s\n", KOM_EX_SV(r.value.refund_id));
+  }
   if (r.next_step() == kom::outcome::retry_later) {
     std::printf("  retry with: --idempotency-key %.*s", KOM_EX_SV(r.idempotency_key));
     if constexpr (std::is_same_v<T, kom::capture_created>) {
@@ -144,14 +172,7 @@ int run(kom::client& client, std::string_view command, const arguments& a, std::
     std::int64_t amount = 0;
     if (!example::parse_int(p[1], amount)) return usage("capture: AMOUNT is a whole number of minor units");
     std::vector<kom::order_line> lines;
-    for (const auto& [name, value] : a.named) {
-      if (name != "--line") continue;
-      lines.emplace_back();
-      if (!parse_line(value, lines.back())) {
-        std::fprintf(stderr, "kom-cli: --line '%.*s': not name;quantity;unit_price[;tax_rate]\n", KOM_EX_SV(value));
-        return example::exit_usage;
-      }
-    }
+    if (!parse_lines(a, lines)) return example::exit_usage;
     kom::capture_request request;
     request.captured_amount = amount;
     request.reference = a.get("--reference");
@@ -213,8 +234,61 @@ int run(kom::client& client, std::string_view command, const arguments& a, std::
     if (!choose_key(client, given_key, made, key)) return example::exit_retry_later;
     return finish_post(client.trigger_send_out(p[0], p[1], {key}));
   }
+  if (command == "refund") {
+    std::int64_t amount = 0;
+    if (!example::parse_int(p[1], amount)) return usage("refund: AMOUNT is a whole number of minor units");
+    std::vector<kom::order_line> lines;
+    if (!parse_lines(a, lines)) return example::exit_usage;
+    kom::refund_request request;
+    request.refunded_amount = amount;
+    request.reference = a.get("--reference");
+    request.description = a.get("--description");
+    request.order_lines = {lines.data(), lines.size()};
+    if (!choose_key(client, given_key, made, key)) return example::exit_retry_later;
+    return finish_post(client.refund(p[0], request, {key}));
+  }
+  if (command == "get-refund") {
+    kom::refund_storage<kom::capacity::lines<64>, kom::capacity::text_bytes<16384>> storage;
+    const kom::reply<kom::refund> r = client.get_refund(p[0], p[1], storage);
+    example::print_answer(r);
+    if (r.ok()) example::print_refund(r.value);
+    return example::exit_code_of(r.next_step());
+  }
+  if (command == "cancel") {
+    if (!choose_key(client, given_key, made, key)) return example::exit_retry_later;
+    return finish_post(client.cancel(p[0], {key}));
+  }
+  if (command == "release") {
+    if (!choose_key(client, given_key, made, key)) return example::exit_retry_later;
+    return finish_post(client.release_remaining_authorization(p[0], {key}));
+  }
+  if (command == "extend") {
+    if (!choose_key(client, given_key, made, key)) return example::exit_retry_later;
+    return finish_post(client.extend_authorization_time(p[0], {key}));
+  }
+  if (command == "set-references") {
+    const kom::merchant_references references{a.get("--reference1"), a.get("--reference2")};
+    if (references.merchant_reference1.empty() && references.merchant_reference2.empty()) {
+      return usage("set-references needs --reference1 or --reference2");
+    }
+    if (!choose_key(client, given_key, made, key)) return example::exit_retry_later;
+    return finish_post(client.update_merchant_references(p[0], references, {key}));
+  }
+  if (command == "update-authorization") {
+    std::int64_t amount = 0;
+    if (!example::parse_int(p[1], amount)) return usage("update-authorization: AMOUNT is a whole number of minor units");
+    std::vector<kom::order_line> lines;
+    if (!parse_lines(a, lines)) return example::exit_usage;
+    kom::authorization_update update;
+    update.order_amount = amount;
+    update.description = a.get("--description");
+    update.order_lines = {lines.data(), lines.size()};
+    if (!choose_key(client, given_key, made, key)) return example::exit_retry_later;
+    return finish_post(client.update_authorization(p[0], update, {key}));
+  }
   // get-order
-  kom::order_storage<kom::capacity::captures<64>, kom::capacity::text_bytes<4096>> storage;
+  kom::order_storage<kom::capacity::captures<64>, kom::capacity::refunds<64>, kom::capacity::lines<64>,
+                     kom::capacity::text_bytes<16384>> storage;
   const kom::reply<kom::order> r = client.get_order(p[0], storage);
   example::print_answer(r);
   if (r.ok()) example::print_order(r.value);
@@ -235,6 +309,13 @@ constexpr command_shape commands[] = {
     {"add-shipping", 2,
      "--company --tracking-number --method --tracking-uri --return-company --return-tracking-number"},
     {"send-out", 2, ""},
+    {"refund", 2, "--reference --description --line"},
+    {"get-refund", 2, ""},
+    {"cancel", 1, ""},
+    {"release", 1, ""},
+    {"extend", 1, ""},
+    {"set-references", 1, "--reference1 --reference2"},
+    {"update-authorization", 2, "--description --line"},
     {"get-order", 1, ""},
 };
 
@@ -295,8 +376,7 @@ int main(int argc, char** argv) {
       return usage((std::string(command) + " does not take " + std::string(name)).c_str());
     }
   }
-  const bool is_post = command == "capture" || command == "capture-remaining" || command == "add-shipping" ||
-                       command == "send-out";
+  const bool is_post = command.substr(0, 4) != "get-" && command != "list-captures";
   if (!key.empty() && !is_post) return usage("--idempotency-key is for the commands that change an order");
   options.quiet = !verbose;
 

@@ -1033,3 +1033,143 @@ TEST_CASE("client: a whole capture, with a retry, allocates nothing") {
   CHECK(r.attempts == 2);
   CHECK(s.ok());
 }
+
+// ---- refunds, cancels, releases, extensions, PATCHes -------------------------------------------
+
+TEST_CASE("client: a refund sends its body with a key and returns the refund id, or Location's last segment") {
+  const kom_test::seed_refund returned;
+  rig t({response(201, "Created", "Refund-Id: ref-1\r\nLocation: https://x/ordermanagement/v1/orders/o-1/refunds/ref-1\r\n")});
+  const auto r = t.client.refund("o-1", returned.request);
+  REQUIRE(r.ok());
+  CHECK(r.value.refund_id == "ref-1");
+  CHECK(r.value.location == "https://x/ordermanagement/v1/orders/o-1/refunds/ref-1");
+  CHECK(r.value.refunded_amount == 1200);
+  REQUIRE(t.server.requests.size() == 1);
+  const std::string& sent = t.server.requests[0];
+  CHECK(sent.rfind("POST /ordermanagement/v1/orders/o-1/refunds HTTP/1.1\r\n", 0) == 0);
+  CHECK(header_of(sent, "Klarna-Idempotency-Key") == r.idempotency_key);
+  CHECK(kom_test::canonical_json(sent.substr(sent.find("\r\n\r\n") + 4)) ==
+        kom_test::canonical_json(R"({"refunded_amount":1200,"description":"Returned at the till","reference":"RET-0001",
+          "order_lines":[{"type":"physical","reference":"123050","name":"Tomatoes","quantity":2,"quantity_unit":"kg",
+          "unit_price":600,"tax_rate":2500,"total_amount":1200,"total_tax_amount":240}]})"));
+
+  rig l({response(201, "Created", "Location: https://x/ordermanagement/v1/orders/o-1/refunds/ref-9?x=1\r\n")});
+  const auto by_location = l.client.refund("o-1", returned.request);
+  REQUIRE(by_location.ok());
+  CHECK(by_location.value.refund_id == "ref-9");
+}
+
+TEST_CASE("client: a refund applied without a readable id is applied_id_unknown, never refused") {
+  const kom_test::seed_refund returned;
+  rig t({response(201, "Created", "")});
+  const auto r = t.client.refund("o-1", returned.request);
+  CHECK(r.error.code() == kom::errc::missing_refund_id);
+  CHECK(r.next_step() == kom::outcome::applied_id_unknown);
+  CHECK(r.attempts == 1);
+}
+
+TEST_CASE("client: a refund Klarna refuses is refused with REFUND_NOT_ALLOWED; a 503 is retried with the same key") {
+  const kom_test::seed_refund returned;
+  rig t({error_response(403, "Forbidden", "REFUND_NOT_ALLOWED")});
+  const auto r = t.client.refund("o-1", returned.request);
+  CHECK(r.status == 403);
+  CHECK(r.klarna.error_code == kom::klarna_error_code::refund_not_allowed);
+  CHECK(r.next_step() == kom::outcome::refused);
+  CHECK(t.server.requests.size() == 1);
+
+  rig u({error_response(503, "Unavailable", "TEMPORARILY_UNAVAILABLE"),
+         response(201, "Created", "Refund-Id: ref-2\r\n")});
+  const auto again = u.client.refund("o-1", returned.request, {"refund-key-1"});
+  REQUIRE(again.ok());
+  REQUIRE(u.server.requests.size() == 2);
+  CHECK(header_of(u.server.requests[0], "Klarna-Idempotency-Key") == "refund-key-1");
+  CHECK(header_of(u.server.requests[1], "Klarna-Idempotency-Key") == "refund-key-1");
+}
+
+TEST_CASE("client: a refund that fails validation is never sent") {
+  kom::refund_request zero;
+  zero.refunded_amount = 0;
+  rig t({response(201, "Created", "Refund-Id: r\r\n")});
+  const auto r = t.client.refund("o-1", zero);
+  CHECK(r.error.code() == kom::errc::below_minimum);
+  CHECK(r.error.path() == "refunded_amount");
+  CHECK(r.next_step() == kom::outcome::refused);
+  CHECK(!r.sent);
+  CHECK(t.server.requests.empty());
+  // A refund id that is not a path segment is refused the same way.
+  kom::refund_storage<> storage;
+  const auto g = t.client.get_refund("o-1", "../x", storage);
+  CHECK(g.error.code() == kom::errc::invalid_path_id);
+  CHECK(g.error.path() == "refund_id");
+  CHECK(t.server.requests.empty());
+}
+
+TEST_CASE("client: get_refund reads the refund into caller storage") {
+  rig t({response(200, "OK", "Content-Type: application/json\r\n",
+                  kom_test::read_fixture("responses/spec2024_refund.json"))});
+  kom::refund_storage<> storage;
+  const auto r = t.client.get_refund("o-1", "b2cb4f2e-2781-4359-80ad-555735ebb8d8", storage);
+  REQUIRE(r.ok());
+  CHECK(r.value.refund_id == "b2cb4f2e-2781-4359-80ad-555735ebb8d8");
+  REQUIRE(r.value.order_lines.size() == 1);
+  CHECK(t.server.requests[0].rfind(
+            "GET /ordermanagement/v1/orders/o-1/refunds/b2cb4f2e-2781-4359-80ad-555735ebb8d8 HTTP/1.1\r\n", 0) == 0);
+  CHECK(t.env.log.at(0).rfind("GET /ordermanagement/v1/orders/o-1/refunds/b2cb4f2e-2781-4359-80ad-555735ebb8d8 attempt 1", 0) == 0);
+}
+
+TEST_CASE("client: cancel, release and extend are keyed POSTs without a body; a 403 is refused") {
+  struct call {
+    const char* tail;
+    kom::reply<kom::no_content> (*run)(kom::client&);
+  };
+  const call calls[] = {
+      {"/cancel", [](kom::client& c) { return c.cancel("o-1"); }},
+      {"/release-remaining-authorization", [](kom::client& c) { return c.release_remaining_authorization("o-1"); }},
+      {"/extend-authorization-time", [](kom::client& c) { return c.extend_authorization_time("o-1"); }},
+  };
+  for (const call& x : calls) {
+    CAPTURE(x.tail);
+    rig t({no_content_204});
+    const auto r = x.run(t.client);
+    REQUIRE(r.ok());
+    CHECK(r.status == 204);
+    const std::string& sent = t.server.requests.at(0);
+    CHECK(sent.rfind("POST /ordermanagement/v1/orders/o-1" + std::string(x.tail) + " HTTP/1.1\r\n", 0) == 0);
+    CHECK(header_of(sent, "Content-Length") == "0");
+    CHECK(header_of(sent, "Klarna-Idempotency-Key") == r.idempotency_key);
+    CHECK(!r.idempotency_key.empty());
+
+    rig refused({error_response(403, "Forbidden", "NOT_ALLOWED")});
+    const auto no = x.run(refused.client);
+    CHECK(no.next_step() == kom::outcome::refused);
+    CHECK(no.klarna.error_code == kom::klarna_error_code::not_allowed);
+  }
+  rig c({error_response(403, "Forbidden", "CANCEL_NOT_ALLOWED")});
+  CHECK(c.client.cancel("o-1").klarna.error_code == kom::klarna_error_code::cancel_not_allowed);
+}
+
+TEST_CASE("client: merchant references and authorization updates are keyed PATCHes") {
+  const kom_test::seed_references refs;
+  rig t({no_content_204});
+  const auto r = t.client.update_merchant_references("o-1", refs.request, {"patch-key"});
+  REQUIRE(r.ok());
+  const std::string& sent = t.server.requests.at(0);
+  CHECK(sent.rfind("PATCH /ordermanagement/v1/orders/o-1/merchant-references HTTP/1.1\r\n", 0) == 0);
+  CHECK(header_of(sent, "Klarna-Idempotency-Key") == "patch-key");
+  CHECK(sent.substr(sent.find("\r\n\r\n") + 4) == R"({"merchant_reference1":"R-2026-0001","merchant_reference2":"T-17"})");
+
+  const kom_test::seed_authorization_update update;
+  rig u({error_response(503, "Unavailable", "TEMPORARILY_UNAVAILABLE"), no_content_204});
+  const auto a = u.client.update_authorization("o-1", update.request);
+  REQUIRE(a.ok());
+  REQUIRE(u.server.requests.size() == 2);
+  CHECK(u.server.requests[1].rfind("PATCH /ordermanagement/v1/orders/o-1/authorization HTTP/1.1\r\n", 0) == 0);
+  CHECK(header_of(u.server.requests[0], "Klarna-Idempotency-Key") ==
+        header_of(u.server.requests[1], "Klarna-Idempotency-Key"));
+  // An update that names no reference would change nothing: refused, nothing sent.
+  rig none({no_content_204});
+  const auto empty = none.client.update_merchant_references("o-1", kom::merchant_references{});
+  CHECK(empty.error.code() == kom::errc::required);
+  CHECK(empty.next_step() == kom::outcome::refused);
+  CHECK(none.server.requests.empty());
+}

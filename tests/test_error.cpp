@@ -63,6 +63,18 @@ TEST_CASE("an error is 16 bytes, whatever field it names") {
   CHECK(kom::field_ref::in(kom::model_type::capture_request).field(3).text() == "order_lines");
   // Indices beyond the field's bits read as the largest it holds; no path reads as empty.
   CHECK(kom::field_ref::in(kom::model_type::capture_request).field(3).item(70000).text() == "order_lines[4094]");
+  CHECK(kom::field_ref::in(kom::model_type::capture_list).item(70000).field(7).item(70000).text() ==
+        "[4094].order_lines[2046]");
+  CHECK(kom::field_ref::in(kom::model_type::capture_list).item(4094).field(7).item(2046).text() ==
+        "[4094].order_lines[2046]");
+  CHECK(kom::field_ref::in(kom::model_type::capture_list).item(4093).field(7).item(2045).text() ==
+        "[4093].order_lines[2045]");
+  // The last model types still fit the root's bits.
+  CHECK(kom::field_ref::in(kom::model_type::payment_method).root() == kom::model_type::payment_method);
+  CHECK(kom::field_ref::in(kom::model_type::order).field(kom::field_index<kom::order>("initial_payment_method"))
+            .field(2).text() == "initial_payment_method.number_of_installments");
+  CHECK(kom::field_ref::in(kom::model_type::order).field(kom::field_index<kom::order>("refunds")).item(3).field(0)
+            .text() == "refunds[3].refund_id");
   CHECK(kom::error(kom::errc::required).path().empty());
   CHECK(kom::error(kom::errc::required).where().empty());
   // Equal references compare equal.
@@ -71,7 +83,7 @@ TEST_CASE("an error is 16 bytes, whatever field it names") {
 }
 
 TEST_CASE("every parameter has a name") {
-  for (std::size_t i = 0; i <= static_cast<std::size_t>(kom::parameter::outbox); ++i) {
+  for (std::size_t i = 0; i <= static_cast<std::size_t>(kom::parameter::refund_of); ++i) {
     CAPTURE(i);
     CHECK(!kom::field_ref::of(static_cast<kom::parameter>(i)).text().empty());
   }

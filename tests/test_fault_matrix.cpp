@@ -1,11 +1,14 @@
 // The fault matrix: every call that changes an order (capture, capture_remaining,
-// append_shipping_info, trigger_send_out) and the outbox's drain of each (also when Klarna's
-// 201 to the queued capture carries no id, so that the drain must find it by listing), with
+// append_shipping_info, trigger_send_out, refund, cancel, release_remaining_authorization,
+// extend_authorization_time, update_merchant_references, update_authorization) and the
+// outbox's drain of each (also when Klarna's 201 to a queued capture or refund carries no id,
+// so that the drain must find it by listing the captures or reading the order), with
 // each failure injected at each point of each exchange, then the documented caller protocol
 // followed to its end. What happened is judged by a model of Klarna that lives in this file and shares
 // no code with kom: its own HTTP request split, Boost.JSON's DOM for bodies, and order state
-// (amounts, captures with ids, shipping info per capture, send-out counts, and an
-// idempotency map that replays the first answer to a key, whatever the repeat carries).
+// (amounts, captures with ids, shipping info per capture, send-out counts, refunds, status,
+// counts of extensions and PATCHes, and an idempotency map that replays the first answer to a
+// key, whatever the repeat carries).
 //
 // A case is one operation, one exchange of it (its n-th HTTP request in a run without
 // faults), one failure, how long the failure lasts (that exchange only; or every exchange
@@ -20,13 +23,14 @@
 //   a status instead of the answer, with the change applied and not: 408, 409, 500, 502,
 //     503, 504, 429 with and without Retry-After (applied: Klarna applied it and stored its
 //     own answer for the key; a gateway answered the status);
-//   Klarna's own 2xx, stored for the key: a 201 without Capture-Id and Location (captures),
+//   Klarna's own 2xx, stored for the key: a 201 without Capture-Id / Refund-Id and Location,
 //     a head too large for the work buffer, a body too large for it, a malformed header.
 // Checks, against the model only: a reply `done` means applied exactly once, with the
 // model's capture id; `refused` never happens here (every failure above is transient or a
-// 2xx) and would have to mean not applied; `applied_id_unknown` (captures only) means
-// applied exactly once; never two captures of one logical capture, nor two shipping entries
-// or send-outs of one call; the outbox holds nothing marked done that the model lacks; at
+// 2xx) and would have to mean not applied; `applied_id_unknown` (captures and refunds) means
+// applied exactly once; never two captures or refunds of one logical one, nor two shipping
+// entries, send-outs, cancels, releases, extensions or PATCHes of one call; the outbox holds
+// nothing marked done that the model lacks; at
 // the end each change is applied exactly once. Also: a capture's value.captured_amount is
 // its request's amount, and capture_remaining's the amount the order had left once it was
 // read; a failure of one exchange only is retried within the call (3 attempts: the first
@@ -66,10 +70,39 @@ struct m_capture {
   int send_outs = 0;
 };
 
+struct m_refund {
+  std::string id;
+  std::int64_t amount = 0;
+  std::string reference;
+};
+
 struct m_order {
   std::string id;
   std::int64_t order_amount = 0;
   std::vector<m_capture> captures;
+  std::vector<m_refund> refunds;
+  bool cancelled = false;
+  bool closed = false;       // released
+  int extensions = 0;
+  int reference_updates = 0;
+  int authorization_updates = 0;
+  std::string merchant_reference1;
+
+  std::int64_t refunded() const {
+    std::int64_t sum = 0;
+    for (const m_refund& r : refunds) sum += r.amount;
+    return sum;
+  }
+  int count_refunds(const std::string& reference) const {
+    int n = 0;
+    for (const m_refund& r : refunds) n += r.reference == reference;
+    return n;
+  }
+  const m_refund* refund_by(const std::string& reference) const {
+    for (const m_refund& r : refunds)
+      if (r.reference == reference) return &r;
+    return nullptr;
+  }
 
   std::int64_t captured() const {
     std::int64_t sum = 0;
@@ -133,7 +166,7 @@ m_request split_request(std::string_view raw) {
 
 // What the model does to a fresh 2xx answer to a POST before it stores and sends it: Klarna's
 // own answer, replayed as it is for every repeat of the key.
-enum class twist { none, no_capture_id, head_too_large, body_too_large, malformed_head };
+enum class twist { none, no_created_id, head_too_large, body_too_large, malformed_head };
 
 struct m_answer {
   int status = 200;
@@ -177,7 +210,7 @@ class klarna_model {
   std::string handle(const m_request& r, twist t = twist::none) {
     ++requests;
     if (!r.valid) return error(400, "Bad Request", "BAD_REQUEST", "malformed request").bytes();
-    const bool post = r.method == "POST";
+    const bool post = r.method != "GET";  // a POST or a PATCH
     if (post && !r.key.empty()) {
       const auto seen = replay.find(r.key);
       if (seen != replay.end()) return seen->second;  // the first answer again, input ignored
@@ -288,16 +321,28 @@ class klarna_model {
     if (r.method == "GET" && seg.size() == 1) {
       json::object b;
       b["order_id"] = o.id;
-      b["status"] = o.captured() == 0 ? "AUTHORIZED" : o.captured() < o.order_amount ? "PART_CAPTURED" : "CAPTURED";
+      b["status"] = o.cancelled ? "CANCELLED"
+                    : o.closed  ? "CLOSED"
+                    : o.captured() == 0 ? "AUTHORIZED" : o.captured() < o.order_amount ? "PART_CAPTURED" : "CAPTURED";
       b["order_amount"] = o.order_amount;
       b["original_order_amount"] = o.order_amount;
       b["captured_amount"] = o.captured();
-      b["refunded_amount"] = 0;
-      b["remaining_authorized_amount"] = o.order_amount - o.captured();
+      b["refunded_amount"] = o.refunded();
+      b["remaining_authorized_amount"] = o.cancelled || o.closed ? 0 : o.order_amount - o.captured();
       b["purchase_currency"] = "EUR";
       json::array caps;
       for (const m_capture& c : o.captures) caps.push_back(capture_json(c));
       b["captures"] = std::move(caps);
+      json::array refunds;
+      for (const m_refund& f : o.refunds) {
+        json::object j;
+        j["refund_id"] = f.id;
+        j["refunded_amount"] = f.amount;
+        j["refunded_at"] = "2026-11-27T11:00:00.000Z";
+        if (!f.reference.empty()) j["reference"] = f.reference;
+        refunds.push_back(std::move(j));
+      }
+      b["refunds"] = std::move(refunds);
       m_answer a = answer(200, "OK");
       a.headers.emplace_back("Content-Type", "application/json");
       a.body = json::serialize(b);
@@ -311,12 +356,13 @@ class klarna_model {
       a.body = json::serialize(caps);
       return a;
     }
-    if (r.method != "POST" || seg.size() < 2 || seg[1] != "captures")
-      return error(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "not here");
+    if (r.method == "GET" || seg.size() < 2) return error(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "not here");
     json::error_code ec;
     const json::value body = r.body.empty() ? json::value(json::object()) : json::parse(r.body, ec);
     if (ec || !body.is_object()) return error(400, "Bad Request", "BAD_REQUEST", "body is not JSON");
     const json::object& b = body.get_object();
+    if (seg.size() == 2 && seg[1] != "captures") return order_change(r.method, seg[1], o, b);
+    if (r.method != "POST" || seg[1] != "captures") return error(405, "Method Not Allowed", "METHOD_NOT_ALLOWED", "not here");
     if (seg.size() == 2) {  // a capture
       const json::value* amount = b.if_contains("captured_amount");
       if (amount == nullptr || !amount->is_int64() || amount->get_int64() < 1)
@@ -361,16 +407,69 @@ class klarna_model {
     return error(404, "Not Found", "NOT_FOUND", "no such path");
   }
 
+  // The calls on the whole order: refunds, cancel, release, extension, the PATCHes, by
+  // Klarna's rules.
+  m_answer order_change(const std::string& method, const std::string& what, m_order& o, const json::object& b) {
+    const bool post = method == "POST";
+    if (post && what == "refunds") {
+      const json::value* amount = b.if_contains("refunded_amount");
+      if (amount == nullptr || !amount->is_int64() || amount->get_int64() < 1)
+        return error(422, "Unprocessable Entity", "UNPROCESSABLE_ENTITY", "refunded_amount");
+      if (o.captures.empty() || amount->get_int64() > o.captured() - o.refunded())
+        return error(403, "Forbidden", "REFUND_NOT_ALLOWED", "Refund not possible");
+      m_refund f;
+      f.id = "ref-" + std::to_string(++next_refund_);
+      f.amount = amount->get_int64();
+      if (const json::value* v = b.if_contains("reference"); v != nullptr && v->is_string())
+        f.reference = std::string(v->get_string());
+      o.refunds.push_back(f);
+      ++applied_posts;
+      m_answer a = answer(201, "Created");
+      a.headers.emplace_back("Refund-Id", f.id);
+      a.headers.emplace_back("Location", "https://api.playground.klarna.com/ordermanagement/v1/orders/" + o.id + "/refunds/" + f.id);
+      return a;
+    }
+    if (post && what == "cancel") {
+      if (!o.captures.empty() || o.cancelled || o.closed)
+        return error(403, "Forbidden", "CANCEL_NOT_ALLOWED", "Order has previous captures. Cancel not possible");
+      o.cancelled = true;
+    } else if (post && what == "release-remaining-authorization") {
+      if (o.captures.empty() || o.cancelled || o.closed || o.captured() >= o.order_amount)
+        return error(403, "Forbidden", "NOT_ALLOWED", "Can not release");
+      o.closed = true;
+    } else if (post && what == "extend-authorization-time") {
+      if (o.cancelled || o.closed) return error(403, "Forbidden", "NOT_ALLOWED", "Can not extend");
+      ++o.extensions;
+    } else if (method == "PATCH" && what == "merchant-references") {
+      if (const json::value* v = b.if_contains("merchant_reference1"); v != nullptr && v->is_string())
+        o.merchant_reference1 = std::string(v->get_string());
+      ++o.reference_updates;
+    } else if (method == "PATCH" && what == "authorization") {
+      const json::value* amount = b.if_contains("order_amount");
+      if (amount == nullptr || !amount->is_int64()) return error(422, "Unprocessable Entity", "UNPROCESSABLE_ENTITY", "order_amount");
+      if (amount->get_int64() < o.captured()) return error(403, "Forbidden", "NOT_ALLOWED", "less than captured");
+      o.order_amount = amount->get_int64();
+      ++o.authorization_updates;
+    } else {
+      return error(404, "Not Found", "NOT_FOUND", "no such path");
+    }
+    ++applied_posts;
+    return answer(204, "No Content");
+  }
+
   void apply_twist(m_answer& a, twist t, const m_request& r) {
-    const bool capture = r.path.size() >= 9 && r.path.compare(r.path.size() - 9, 9, "/captures") == 0;
+    const auto ends = [&r](std::string_view tail) {
+      return r.path.size() >= tail.size() && r.path.compare(r.path.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    const bool created = ends("/captures") || ends("/refunds");
     switch (t) {
       case twist::none:
       case twist::head_too_large:  // added to the bytes, before the ids
       case twist::malformed_head: break;
-      case twist::no_capture_id:
-        if (!capture) break;
+      case twist::no_created_id:
+        if (!created) break;
         for (std::size_t i = 0; i < a.headers.size();) {
-          if (a.headers[i].first == "Capture-Id" || a.headers[i].first == "Location") {
+          if (a.headers[i].first == "Capture-Id" || a.headers[i].first == "Refund-Id" || a.headers[i].first == "Location") {
             a.headers.erase(a.headers.begin() + static_cast<std::ptrdiff_t>(i));
           } else {
             ++i;
@@ -389,6 +488,7 @@ class klarna_model {
   }
 
   int next_capture_ = 0;
+  int next_refund_ = 0;
 };
 
 // ---- the cases ------------------------------------------------------------------------------
@@ -396,24 +496,60 @@ class klarna_model {
 // The outbox_*_id_lost operations: Klarna answers every capture of the case with a 201
 // without Capture-Id and Location, so the drain finds the capture by listing (and the
 // failures also hit that listing, and the shipping info and send-out that need its id).
+// outbox_return: a capture and a refund of it, queued by record; outbox_refund_id_lost: Klarna
+// answers the refund with a 201 without Refund-Id and Location, so the drain reads the order.
 enum class op_kind {
   capture, capture_remaining, shipping_info, send_out,
-  outbox_capture, outbox_shipping_info, outbox_send_out, outbox_sale, outbox_capture_id_lost, outbox_sale_id_lost
+  refund, cancel, release, extend, references, authorization,
+  outbox_capture, outbox_shipping_info, outbox_send_out, outbox_sale, outbox_capture_id_lost, outbox_sale_id_lost,
+  outbox_refund, outbox_return, outbox_refund_id_lost, outbox_cancel, outbox_release, outbox_extend,
+  outbox_references, outbox_authorization
 };
 constexpr op_kind all_ops[] = {op_kind::capture,
                                op_kind::capture_remaining,
                                op_kind::shipping_info,
                                op_kind::send_out,
+                               op_kind::refund,
+                               op_kind::cancel,
+                               op_kind::release,
+                               op_kind::extend,
+                               op_kind::references,
+                               op_kind::authorization,
                                op_kind::outbox_capture,
                                op_kind::outbox_shipping_info,
                                op_kind::outbox_send_out,
                                op_kind::outbox_sale,
                                op_kind::outbox_capture_id_lost,
-                               op_kind::outbox_sale_id_lost};
+                               op_kind::outbox_sale_id_lost,
+                               op_kind::outbox_refund,
+                               op_kind::outbox_return,
+                               op_kind::outbox_refund_id_lost,
+                               op_kind::outbox_cancel,
+                               op_kind::outbox_release,
+                               op_kind::outbox_extend,
+                               op_kind::outbox_references,
+                               op_kind::outbox_authorization};
+
+// The change a direct call or a queued one makes, when it is not a capture.
+enum class change { none, shipping_info, send_out, refund, cancel, release, extend, references, authorization };
 
 bool queues_capture(op_kind op) {
   return op == op_kind::outbox_capture || op == op_kind::outbox_sale || op == op_kind::outbox_capture_id_lost ||
-         op == op_kind::outbox_sale_id_lost;
+         op == op_kind::outbox_sale_id_lost || op == op_kind::outbox_return;
+}
+bool queues_refund(op_kind op) {
+  return op == op_kind::outbox_refund || op == op_kind::outbox_return || op == op_kind::outbox_refund_id_lost;
+}
+// The order-wide change an operation makes (direct or queued).
+change order_change_of(op_kind op) {
+  switch (op) {
+    case op_kind::cancel: case op_kind::outbox_cancel: return change::cancel;
+    case op_kind::release: case op_kind::outbox_release: return change::release;
+    case op_kind::extend: case op_kind::outbox_extend: return change::extend;
+    case op_kind::references: case op_kind::outbox_references: return change::references;
+    case op_kind::authorization: case op_kind::outbox_authorization: return change::authorization;
+    default: return change::none;
+  }
 }
 bool queues_shipping_info(op_kind op) {
   return op == op_kind::outbox_shipping_info || op == op_kind::outbox_sale || op == op_kind::outbox_sale_id_lost;
@@ -434,6 +570,20 @@ const char* name_of(op_kind op) {
     case op_kind::outbox_sale: return "outbox capture+shipping_info+send_out";
     case op_kind::outbox_capture_id_lost: return "outbox capture, its id lost";
     case op_kind::outbox_sale_id_lost: return "outbox capture+shipping_info+send_out, the capture's id lost";
+    case op_kind::refund: return "refund";
+    case op_kind::cancel: return "cancel";
+    case op_kind::release: return "release_remaining_authorization";
+    case op_kind::extend: return "extend_authorization_time";
+    case op_kind::references: return "update_merchant_references";
+    case op_kind::authorization: return "update_authorization";
+    case op_kind::outbox_refund: return "outbox refund";
+    case op_kind::outbox_return: return "outbox capture+refund of it";
+    case op_kind::outbox_refund_id_lost: return "outbox refund, its id lost";
+    case op_kind::outbox_cancel: return "outbox cancel";
+    case op_kind::outbox_release: return "outbox release";
+    case op_kind::outbox_extend: return "outbox extend";
+    case op_kind::outbox_references: return "outbox merchant references";
+    case op_kind::outbox_authorization: return "outbox authorization update";
   }
   return "?";
 }
@@ -475,7 +625,7 @@ struct fault {
       case fk::cut_body: return "answer cut in its body";
       case fk::status:
         return std::to_string(status) + (retry_after ? " with Retry-After" : "") + (applied ? ", applied" : ", not applied");
-      case fk::created_without_id: return "201 without Capture-Id and Location";
+      case fk::created_without_id: return "201 without its id and Location";
       case fk::head_too_large: return "2xx head too large for the work buffer";
       case fk::body_too_large: return "2xx body too large for the work buffer";
       case fk::malformed_head: return "2xx with a malformed header";
@@ -498,13 +648,21 @@ std::vector<fault> all_faults() {
 }
 
 // What an exchange of a run without faults was.
-enum class ex_type { get, capture, shipping_info, send_out, other };
+// order_change: a 204 call on the whole order (cancel, release, extension, a PATCH).
+enum class ex_type { get, capture, shipping_info, send_out, refund, order_change, other };
 
 ex_type type_of(const m_request& r) {
+  const auto ends = [&r](std::string_view tail) {
+    return r.path.size() >= tail.size() && r.path.compare(r.path.size() - tail.size(), tail.size(), tail) == 0;
+  };
   if (r.method == "GET") return ex_type::get;
   if (r.path.find("/shipping-info") != std::string::npos) return ex_type::shipping_info;
   if (r.path.find("/trigger-send-out") != std::string::npos) return ex_type::send_out;
-  if (r.path.size() >= 9 && r.path.compare(r.path.size() - 9, 9, "/captures") == 0) return ex_type::capture;
+  if (ends("/captures")) return ex_type::capture;
+  if (ends("/refunds")) return ex_type::refund;
+  if (ends("/cancel") || ends("/release-remaining-authorization") || ends("/extend-authorization-time") ||
+      ends("/merchant-references") || ends("/authorization"))
+    return ex_type::order_change;
   return ex_type::other;
 }
 
@@ -513,9 +671,11 @@ bool applies(const fault& f, ex_type t) {
   switch (t) {
     case ex_type::get:  // nothing to apply, and no 2xx to a POST
       return !(f.kind == fk::status && f.applied) && !klarna_2xx(f.kind);
-    case ex_type::capture: return f.kind != fk::cut_body;  // a 201 has no body
+    case ex_type::capture:
+    case ex_type::refund: return f.kind != fk::cut_body;  // a 201 has no body
     case ex_type::shipping_info:
-    case ex_type::send_out: return f.kind != fk::cut_body && f.kind != fk::created_without_id;  // a 204 has none
+    case ex_type::send_out:
+    case ex_type::order_change: return f.kind != fk::cut_body && f.kind != fk::created_without_id;  // a 204 has none
     case ex_type::other: return false;
   }
   return false;
@@ -545,6 +705,24 @@ const std::string earlier_capture = "pre-1";  // captured before the case: 3000 
 constexpr const char* capture_key = "0b6f2a4e-5c1d-4e8f-9a3b-7c6d5e4f3a21";
 constexpr const char* shipping_key = "1c7a3b5f-6d2e-4f90-8b4c-8d7e6f5a4b32";
 constexpr const char* send_out_key = "2d8b4c6a-7e3f-4a01-9c5d-9e8f7a6b5c43";
+constexpr const char* refund_key = "3e9c5d7b-8f40-4b12-8d6e-0f9a8b7c6d54";
+constexpr const char* change_key = "4fad6e8c-9051-4c23-9e7f-1a0b9c8d7e65";
+
+// The change a queued operation makes.
+change change_of(kom::outbox_op op) {
+  switch (op) {
+    case kom::outbox_op::capture: return change::none;
+    case kom::outbox_op::shipping_info: return change::shipping_info;
+    case kom::outbox_op::send_out: return change::send_out;
+    case kom::outbox_op::refund: return change::refund;
+    case kom::outbox_op::cancel: return change::cancel;
+    case kom::outbox_op::release_remaining_authorization: return change::release;
+    case kom::outbox_op::extend_authorization_time: return change::extend;
+    case kom::outbox_op::merchant_references: return change::references;
+    case kom::outbox_op::authorization_update: return change::authorization;
+  }
+  return change::none;
+}
 
 using small_outbox = kom::basic_outbox<kom::capacity::operations<16>, kom::capacity::record_bytes<1024>, kom::capacity::lines<2>, kom::capacity::shipping_entries<2>>;
 
@@ -575,8 +753,11 @@ class runner {
       fake_.block_every(2);
     }
     model_.add_order(order_id, order_amount);
-    if (c.op == op_kind::outbox_capture_id_lost || c.op == op_kind::outbox_sale_id_lost) base_ = twist::no_capture_id;
-    if (c.op != op_kind::capture && !queues_capture(c.op)) {
+    if (c.op == op_kind::outbox_capture_id_lost || c.op == op_kind::outbox_sale_id_lost ||
+        c.op == op_kind::outbox_refund_id_lost)
+      base_ = twist::no_created_id;
+    // An earlier capture for the calls that need one; a cancel needs an order without any.
+    if (c.op != op_kind::capture && !queues_capture(c.op) && order_change_of(c.op) != change::cancel) {
       m_capture earlier;
       earlier.id = earlier_capture;
       earlier.amount = 3000;
@@ -608,12 +789,13 @@ class runner {
       case op_kind::capture_remaining: run_capture_remaining(); break;
       case op_kind::shipping_info: run_shipping_info(); break;
       case op_kind::send_out: run_send_out(); break;
-      case op_kind::outbox_capture:
-      case op_kind::outbox_shipping_info:
-      case op_kind::outbox_send_out:
-      case op_kind::outbox_sale:
-      case op_kind::outbox_capture_id_lost:
-      case op_kind::outbox_sale_id_lost: run_outbox(); break;
+      case op_kind::refund: run_refund(); break;
+      case op_kind::cancel:
+      case op_kind::release:
+      case op_kind::extend:
+      case op_kind::references:
+      case op_kind::authorization: run_order_change(); break;
+      default: run_outbox(); break;
     }
     if (spec_.f.kind != fk::none && !fired()) problem("the failure never took effect");
     // One failed exchange is retried within the call (within the drain): with 3 attempts the
@@ -710,6 +892,93 @@ class runner {
     finish_once(last, "send-out", model_.send_outs(order_id, earlier_capture));
   }
 
+  static constexpr std::int64_t refund_amount = 1000;
+
+  void run_refund() {
+    kom::refund_request f;
+    f.refunded_amount = refund_amount;
+    f.reference = "return-1";
+    f.description = "Returned at the till";
+    kom::post_options post;
+    post.idempotency_key = refund_key;
+    kom::outcome last = kom::outcome::retry_later;
+    for (; round_ <= max_rounds; end_round()) {
+      const kom::reply<kom::refund_created> r = client_->refund(order_id, f, post);
+      last = r.next_step();
+      check_refund_reply(last, r);
+      if (r.value.refunded_amount != refund_amount) problem(how(r) + ": value.refunded_amount is not the request's");
+      if (last != kom::outcome::retry_later) break;
+    }
+    last_ = last;
+    if (last == kom::outcome::retry_later) problem("still retry_later after " + std::to_string(max_rounds) + " rounds");
+    const int n = model_.orders[order_id].count_refunds("return-1");
+    if (n != (last == kom::outcome::refused ? 0 : 1)) problem("at the end the model holds " + std::to_string(n) + " refunds of return-1");
+  }
+
+  // What the model applied of an order-wide change: how many times.
+  int applied_count(change c) {
+    const m_order& o = model_.orders[order_id];
+    switch (c) {
+      case change::cancel: return o.cancelled ? 1 : 0;
+      case change::release: return o.closed ? 1 : 0;
+      case change::extend: return o.extensions;
+      case change::references: return o.reference_updates;
+      case change::authorization: return o.authorization_updates;
+      case change::refund: return o.count_refunds("return-1");
+      case change::shipping_info:
+      case change::send_out:
+      case change::none: break;
+    }
+    return 0;
+  }
+
+  static const char* change_name(change c) {
+    switch (c) {
+      case change::cancel: return "cancel";
+      case change::release: return "release";
+      case change::extend: return "extension";
+      case change::references: return "merchant references update";
+      case change::authorization: return "authorization update";
+      case change::refund: return "refund";
+      case change::shipping_info: return "shipping info";
+      case change::send_out: return "send-out";
+      case change::none: break;
+    }
+    return "?";
+  }
+
+  static kom::merchant_references the_references() { return {"R-2026-0001", "T-17"}; }
+  static kom::authorization_update the_authorization() {
+    kom::authorization_update u;
+    u.order_amount = 8000;  // above the 3000 captured before the case
+    u.description = "One item out of stock";
+    return u;
+  }
+
+  void run_order_change() {
+    const change c = order_change_of(spec_.op);
+    kom::post_options post;
+    post.idempotency_key = change_key;
+    const kom::merchant_references refs = the_references();
+    const kom::authorization_update update = the_authorization();
+    kom::outcome last = kom::outcome::retry_later;
+    for (; round_ <= max_rounds; end_round()) {
+      kom::reply<kom::no_content> r;
+      switch (c) {
+        case change::cancel: r = client_->cancel(order_id, post); break;
+        case change::release: r = client_->release_remaining_authorization(order_id, post); break;
+        case change::extend: r = client_->extend_authorization_time(order_id, post); break;
+        case change::references: r = client_->update_merchant_references(order_id, refs, post); break;
+        default: r = client_->update_authorization(order_id, update, post); break;
+      }
+      last = r.next_step();
+      check_once_reply(last, r, change_name(c), applied_count(c));
+      if (last != kom::outcome::retry_later) break;
+    }
+    last_ = last;
+    finish_once(last, change_name(c), applied_count(c));
+  }
+
   void run_outbox() {
     mem_storage blocks(1024, 8);  // flash semantics, no power cuts here
     auto box = std::make_unique<small_outbox>(blocks.storage(), wall_of(clocks_));
@@ -740,6 +1009,25 @@ class runner {
       if (!box->append_shipping_info(order_id, target, update, shipping_key)) problem("append_shipping_info refused");
     if (queues_send_out(spec_.op))
       if (!box->append_send_out(order_id, target, send_out_key)) problem("append_send_out refused");
+    if (queues_refund(spec_.op)) {
+      kom::refund_request f;
+      f.refunded_amount = refund_amount;
+      f.reference = "return-1";
+      const kom::capture_ref returns = queues_capture(spec_.op) ? target : kom::capture_ref{};
+      if (!box->append_refund(order_id, f, refund_key, returns)) problem("append_refund refused");
+    }
+    const kom::merchant_references refs = the_references();
+    const kom::authorization_update new_amount = the_authorization();
+    bool queued = true;
+    switch (order_change_of(spec_.op)) {
+      case change::cancel: queued = box->append_cancel(order_id, change_key).ok(); break;
+      case change::release: queued = box->append_release_remaining_authorization(order_id, change_key).ok(); break;
+      case change::extend: queued = box->append_extend_authorization_time(order_id, change_key).ok(); break;
+      case change::references: queued = box->append_merchant_references(order_id, refs, change_key).ok(); break;
+      case change::authorization: queued = box->append_authorization_update(order_id, new_amount, change_key).ok(); break;
+      default: break;
+    }
+    if (!queued) problem("the outbox refused the order's change");
 
     kom::capture items[8];
     auto scratch = std::make_unique<kom::capture_storage<>>();
@@ -791,6 +1079,29 @@ class runner {
     }
   }
 
+  void check_refund_reply(kom::outcome o, const kom::reply<kom::refund_created>& r) {
+    const m_order& order = model_.orders[order_id];
+    const int n = order.count_refunds("return-1");
+    if (n > 1) problem(how(r) + ": the model holds " + std::to_string(n) + " refunds of return-1");
+    switch (o) {
+      case kom::outcome::done:
+        if (n != 1) problem(how(r) + " but the model holds " + std::to_string(n) + " refunds of return-1");
+        else if (r.value.refund_id != order.refund_by("return-1")->id)
+          problem(how(r) + " with refund id '" + std::string(r.value.refund_id) + "', the model's is " +
+                  order.refund_by("return-1")->id);
+        break;
+      case kom::outcome::refused:
+        problem(how(r) + " after a transient failure or a 2xx");
+        if (n != 0) problem(how(r) + " but the model applied it");
+        break;
+      case kom::outcome::applied_id_unknown:
+        if (n != 1) problem(how(r) + " but the model holds " + std::to_string(n) + " refunds of return-1");
+        break;
+      case kom::outcome::unknown: problem(how(r) + ": every call here carries a key"); break;
+      case kom::outcome::retry_later: break;
+    }
+  }
+
   void finish_capture(kom::outcome last, const std::string& reference, std::int64_t amount) {
     if (last == kom::outcome::retry_later) problem("still retry_later after " + std::to_string(max_rounds) + " rounds");
     const int n = model_.count_reference(order_id, reference);
@@ -815,7 +1126,7 @@ class runner {
         problem(how(r) + " after a transient failure or a 2xx");
         if (applied != 0) problem(how(r) + " but the model applied it");
         break;
-      case kom::outcome::applied_id_unknown: problem(how(r) + ": only a capture has an id to lose"); break;
+      case kom::outcome::applied_id_unknown: problem(how(r) + ": only a capture or a refund has an id to lose"); break;
       case kom::outcome::unknown: problem(how(r) + ": every call here carries a key"); break;
       case kom::outcome::retry_later: break;
     }
@@ -848,18 +1159,27 @@ class runner {
         problem(when + ": operation " + std::to_string(seq) + " does not read back");
         continue;
       }
-      const char* what = item.op == kom::outbox_op::capture ? "capture" : item.op == kom::outbox_op::shipping_info ? "shipping info" : "send-out";
+      const change c = change_of(item.op);
+      const char* what = item.op == kom::outbox_op::capture ? "capture" : change_name(c);
       bool in_model = false;
       if (item.op == kom::outbox_op::capture) {
-        const m_capture* c = model_.by_reference(order_id, "sale-1");
-        in_model = c != nullptr && c->amount == item.capture.captured_amount;
-        if (item.state == kom::outbox_state::done && c != nullptr && item.capture_id != c->id)
-          problem(when + ": the capture is done with id '" + std::string(item.capture_id) + "', the model's is " + c->id);
+        const m_capture* m = model_.by_reference(order_id, "sale-1");
+        in_model = m != nullptr && m->amount == item.capture.captured_amount;
+        if (item.state == kom::outbox_state::done && m != nullptr && item.capture_id != m->id)
+          problem(when + ": the capture is done with id '" + std::string(item.capture_id) + "', the model's is " + m->id);
       } else if (item.op == kom::outbox_op::shipping_info) {
         in_model = tracking >= 1;
-      } else {
+      } else if (item.op == kom::outbox_op::send_out) {
         in_model = send_outs >= 1;
+      } else {
+        in_model = applied_count(c) >= 1;
+        const m_refund* m = model_.orders[order_id].refund_by("return-1");
+        if (item.op == kom::outbox_op::refund && item.state == kom::outbox_state::done && m != nullptr &&
+            item.refund_id != m->id)
+          problem(when + ": the refund is done with id '" + std::string(item.refund_id) + "', the model's is " + m->id);
       }
+      if (applied_count(c) > 1 && c != change::shipping_info && c != change::send_out)
+        problem(when + ": the model applied the " + what + " " + std::to_string(applied_count(c)) + " times");
       switch (item.state) {
         case kom::outbox_state::done:
           if (!in_model) problem(when + ": the " + what + " is marked done, but the model does not have it");
@@ -883,6 +1203,12 @@ class runner {
         problem("at the end the model holds the shipping info " + std::to_string(tracking) + " times, not 1");
       if (queues_send_out(spec_.op) && send_outs != 1)
         problem("at the end the model counts " + std::to_string(send_outs) + " send-outs, not 1");
+      if (queues_refund(spec_.op) && applied_count(change::refund) != 1)
+        problem("at the end the model holds " + std::to_string(applied_count(change::refund)) + " refunds, not 1");
+      const change c = order_change_of(spec_.op);
+      if (c != change::none && applied_count(c) != 1)
+        problem("at the end the model applied the " + std::string(change_name(c)) + " " +
+                std::to_string(applied_count(c)) + " times, not 1");
     }
   }
 
@@ -923,7 +1249,7 @@ class runner {
     if (!active(n) || before_exchange(f.kind)) {
       bytes = model_.handle(req, base_);
     } else {
-      const bool post = req.method == "POST";
+      const bool post = req.method != "GET";  // a POST or a PATCH
       switch (f.kind) {
         case fk::applied_then_close:
           model_.handle(req, base_);
@@ -952,13 +1278,15 @@ class runner {
         case fk::head_too_large:
         case fk::body_too_large:
         case fk::malformed_head: {
-          const twist t = f.kind == fk::created_without_id ? twist::no_capture_id
+          const twist t = f.kind == fk::created_without_id ? twist::no_created_id
                           : f.kind == fk::head_too_large   ? twist::head_too_large
                           : f.kind == fk::body_too_large   ? twist::body_too_large
                                                            : twist::malformed_head;
           const bool fresh = post && model_.replay.find(req.key) == model_.replay.end();
           bytes = model_.handle(req, t);
-          if (fresh && (f.kind != fk::created_without_id || type_of(req) == ex_type::capture)) fired_ = true;
+          if (fresh && (f.kind != fk::created_without_id || type_of(req) == ex_type::capture ||
+                        type_of(req) == ex_type::refund))
+            fired_ = true;
           break;
         }
         default: bytes = model_.handle(req, base_); break;

@@ -249,3 +249,26 @@ TEST_CASE("every enum value is written with Klarna's spelling") {
     CHECK(std::string(buf, *n).find(std::string("\"type\":\"") + t + "\"") != std::string::npos);
   }
 }
+
+TEST_CASE("refund, merchant references and authorization bodies: keys in Klarna's order, unset ones left out") {
+  const kom_test::seed_refund refund;
+  CHECK(body_of(refund.request) ==
+        R"({"refunded_amount":1200,"description":"Returned at the till","reference":"RET-0001",)"
+        R"("order_lines":[{"type":"physical","reference":"123050","name":"Tomatoes","quantity":2,"quantity_unit":"kg",)"
+        R"("unit_price":600,"tax_rate":2500,"total_amount":1200,"total_tax_amount":240}]})");
+  kom::refund_request bare;
+  bare.refunded_amount = 5;
+  CHECK(body_of(bare) == R"({"refunded_amount":5})");
+  CHECK(body_of(kom::merchant_references{"R-1", ""}) == R"({"merchant_reference1":"R-1"})");
+  CHECK(body_of(kom::merchant_references{"", "T-17"}) == R"({"merchant_reference2":"T-17"})");
+  const kom_test::seed_authorization_update update;
+  CHECK(body_of(update.request) ==
+        R"({"order_amount":4000,"description":"One item out of stock","order_lines":[{"reference":"123050",)"
+        R"("name":"Tomatoes","quantity":5,"unit_price":800,"total_amount":4000}]})");
+  check_every_buffer_size(refund.request, body_of(refund.request));
+  check_every_buffer_size(update.request, body_of(update.request));
+  // Refused bodies write nothing.
+  char buf[64] = {};
+  CHECK(kom::write_body(kom::merchant_references{}, buf).error().code() == kom::errc::required);
+  CHECK(buf[0] == 0);
+}

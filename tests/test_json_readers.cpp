@@ -29,6 +29,7 @@ const char* const capture_fixtures[] = {"capture.json", "spec2020_capture.json",
 const char* const captures_fixtures[] = {"captures.json", "spec2020_captures.json", "spec2024_captures.json"};
 const char* const order_fixtures[] = {"order_part_captured.json", "order_authorized.json", "spec2020_order.json",
                                       "spec2024_order.json"};
+const char* const refund_fixtures[] = {"spec2020_refund.json", "spec2024_refund.json"};
 const char* const error_fixtures[] = {
     "error_no_such_order.json",
     "spec2020_error_capture_not_allowed.json", "spec2020_error_cancel_not_allowed.json",
@@ -52,6 +53,7 @@ std::vector<std::string> all_fixture_names() {
     for (const char* n : *list) names.emplace_back(n);
   }
   for (const char* n : order_fixtures) names.emplace_back(n);
+  for (const char* n : refund_fixtures) names.emplace_back(n);
   for (const char* n : error_fixtures) names.emplace_back(n);
   return names;
 }
@@ -77,18 +79,12 @@ void dump_address(std::ostringstream& o, const kom::address& a) {
   put(o, "country", a.country);
   put(o, "email", a.email);
   put(o, "phone", a.phone);
+  put(o, "organization_name", a.organization_name);
+  put(o, "attention", a.attention);
 }
 
-std::string dump(const kom::capture& c) {
-  std::ostringstream o;
-  put(o, "capture_id", c.capture_id);
-  put(o, "klarna_reference", c.klarna_reference);
-  put(o, "captured_amount", c.captured_amount);
-  put(o, "captured_at", c.captured_at);
-  put(o, "description", c.description);
-  put(o, "reference", c.reference);
-  put(o, "refunded_amount", c.refunded_amount);
-  for (const kom::order_line& l : c.order_lines) {
+void dump_lines(std::ostringstream& o, kom::list_view<kom::order_line> lines) {
+  for (const kom::order_line& l : lines) {
     o << "- line\n";
     put(o, "type", static_cast<int>(l.type));
     put(o, "reference", l.reference);
@@ -117,6 +113,30 @@ std::string dump(const kom::capture& c) {
       put(o, "interval_count", s->interval_count);
     }
   }
+}
+
+std::string dump(const kom::refund& r) {
+  std::ostringstream o;
+  put(o, "refund_id", r.refund_id);
+  put(o, "refunded_amount", r.refunded_amount);
+  put(o, "refunded_at", r.refunded_at);
+  put(o, "description", r.description);
+  put(o, "reference", r.reference);
+  dump_lines(o, r.order_lines);
+  put(o, "truncated", r.truncated ? 1 : 0);
+  return o.str();
+}
+
+std::string dump(const kom::capture& c) {
+  std::ostringstream o;
+  put(o, "capture_id", c.capture_id);
+  put(o, "klarna_reference", c.klarna_reference);
+  put(o, "captured_amount", c.captured_amount);
+  put(o, "captured_at", c.captured_at);
+  put(o, "description", c.description);
+  put(o, "reference", c.reference);
+  put(o, "refunded_amount", c.refunded_amount);
+  dump_lines(o, c.order_lines);
   for (const kom::shipping_info& s : c.shipping_info) {
     o << "- shipping\n";
     put(o, "shipping_company", s.shipping_company);
@@ -164,6 +184,24 @@ std::string dump(const kom::order& r) {
     put(o, "refunded_amount", c.refunded_amount);
     put(o, "captured_at", c.captured_at);
   }
+  put(o, "klarna_reference", r.klarna_reference);
+  put(o, "merchant_reference1", r.merchant_reference1);
+  put(o, "merchant_reference2", r.merchant_reference2);
+  put(o, "created_at", r.created_at);
+  put(o, "locale", r.locale);
+  put(o, "purchase_country", r.purchase_country);
+  dump_lines(o, r.order_lines);
+  for (const kom::order_refund& f : r.refunds) {
+    o << "- refund\n";
+    put(o, "refund_id", f.refund_id);
+    put(o, "refunded_amount", f.refunded_amount);
+    put(o, "refunded_at", f.refunded_at);
+    put(o, "description", f.description);
+    put(o, "reference", f.reference);
+  }
+  put(o, "payment.type", r.initial_payment_method.type);
+  put(o, "payment.description", r.initial_payment_method.description);
+  put(o, "payment.number_of_installments", r.initial_payment_method.number_of_installments);
   put(o, "truncated", r.truncated ? 1 : 0);
   return o.str();
 }
@@ -208,6 +246,13 @@ outcome run_order(std::string_view body, const kom::read_options& options = {}) 
   return {e, e.ok() ? dump(r) : std::string()};
 }
 
+outcome run_refund(std::string_view body, const kom::read_options& options = {}) {
+  kom::refund_storage<> storage;
+  kom::refund r;
+  const kom::error e = kom::read_refund(body, r, storage, options);
+  return {e, e.ok() ? dump(r) : std::string()};
+}
+
 outcome run_error(std::string_view body, const kom::read_options& options = {}) {
   kom::error_body_storage<> storage;
   kom::error_body b;
@@ -225,6 +270,9 @@ outcome run_for(const std::string& name, std::string_view body, const kom::read_
   }
   for (const char* n : order_fixtures) {
     if (name == n) return run_order(body, options);
+  }
+  for (const char* n : refund_fixtures) {
+    if (name == n) return run_refund(body, options);
   }
   return run_error(body, options);
 }
@@ -589,7 +637,78 @@ TEST_CASE("json readers: the spec's Order (2020) and MerchantOrderDto (2024) exa
     CHECK(r.captures[0].klarna_reference == "K4MADNY-1");
     CHECK(r.captures[0].reference == "string");
     CHECK(r.captures[0].captured_at == (y2024 ? "2015-11-19T01:51:17Z" : "2015-11-19T01:51:17.000Z"));
+    // What a till needs for returns and receipts.
+    CHECK(r.klarna_reference == "K4MADNY");
+    CHECK(r.merchant_reference1 == "10001");
+    CHECK(r.merchant_reference2 == "501");
+    CHECK(r.created_at == (y2024 ? "2015-11-29T10:25:40Z" : "2015-11-29T10:25:40.000Z"));
+    CHECK(r.locale == "en-us");
+    CHECK(r.purchase_country == "us");
+    REQUIRE(r.order_lines.size() == 1);
+    CHECK(r.order_lines[0].reference == "75001");
+    CHECK(r.order_lines[0].type == kom::order_line_type::physical);
+    REQUIRE(r.order_lines[0].product_identifiers != nullptr);
+    CHECK(r.order_lines[0].product_identifiers->brand == "Intel");
+    REQUIRE(r.refunds.size() == 1);
+    CHECK(r.refunds[0].refund_id == "b2cb4f2e-2781-4359-80ad-555735ebb8d8");
+    CHECK(r.refunds[0].refunded_amount == 0);
+    CHECK(r.refunds[0].refunded_at == (y2024 ? "2015-12-04T15:17:40Z" : "2015-12-04T15:17:40.000Z"));
+    CHECK(r.refunds[0].description == "The item was returned and the order refunded.");
+    CHECK(r.initial_payment_method.type == "FIXED_AMOUNT");
+    CHECK(r.initial_payment_method.description == "Slice it (Fixed Payments)");
+    CHECK(r.initial_payment_method.number_of_installments == 3);
+    CHECK(!r.truncated);
   }
+}
+
+TEST_CASE("json readers: the spec's Refund examples (2020 and 2024), every field") {
+  for (const char* name : refund_fixtures) {
+    CAPTURE(name);
+    const bool y2024 = std::string(name).find("2024") != std::string::npos;
+    kom::refund_storage<> storage;
+    kom::refund r;
+    REQUIRE(kom::read_refund(fixture(name), r, storage).ok());
+    CHECK(r.refund_id == "b2cb4f2e-2781-4359-80ad-555735ebb8d8");
+    CHECK(r.refunded_amount == 0);
+    CHECK(r.refunded_at == (y2024 ? "2015-12-04T15:17:40Z" : "2015-12-04T15:17:40.000Z"));
+    CHECK(r.description == "The item was returned and the order refunded.");
+    CHECK(r.reference == (y2024 ? "string" : ""));  // the 2020 Refund has no reference
+    REQUIRE(r.order_lines.size() == 1);
+    CHECK(r.order_lines[0].reference == "75001");
+    CHECK(r.order_lines[0].quantity_unit == "pcs.");
+    CHECK(!r.truncated);
+  }
+  // A refund whose lines do not fit: an error naming them, or a flagged truncation.
+  kom::refund_storage<kom::capacity::lines<0>> none;
+  kom::refund r;
+  const kom::error e = kom::read_refund(fixture("spec2024_refund.json"), r, none);
+  CHECK(e.code() == errc::json_too_many_items);
+  CHECK(e.path() == "order_lines");
+  kom::read_options allow;
+  allow.allow_truncation = true;
+  REQUIRE(kom::read_refund(fixture("spec2024_refund.json"), r, none, allow).ok());
+  CHECK(r.truncated);
+  CHECK(r.order_lines.empty());
+}
+
+TEST_CASE("json readers: an order read with null arrays skips those lists, without truncation") {
+  char text[512];
+  kom::order_storage_ref amounts_only;
+  amounts_only.text = text;
+  amounts_only.text_capacity = sizeof text;
+  kom::order r;
+  REQUIRE(kom::read_order(fixture("spec2024_order.json"), r, amounts_only).ok());
+  CHECK(r.captures.empty());
+  CHECK(r.refunds.empty());
+  CHECK(r.order_lines.empty());
+  CHECK(r.order_amount == 0);
+  CHECK(r.klarna_reference == "K4MADNY");
+  CHECK(!r.truncated);
+  // A zero capacity with an array is no room: an error naming the list.
+  kom::order_storage<kom::capacity::refunds<0>> no_refunds;
+  const kom::error e = kom::read_order(fixture("spec2024_order.json"), r, no_refunds);
+  CHECK(e.code() == errc::json_too_many_items);
+  CHECK(e.path() == "refunds");
 }
 
 TEST_CASE("json readers: the documented error samples and every error example of the specs") {

@@ -37,11 +37,19 @@ const documented klarna[] = {
     {operation::append_shipping_info, "POST", "/orders/o-1/captures/c-1/shipping-info", body_kind::shipping_info_update, 204},
     {operation::trigger_send_out, "POST", "/orders/o-1/captures/c-1/trigger-send-out", body_kind::none, 204},
     {operation::get_order, "GET", "/orders/o-1", body_kind::none, 200},
+    {operation::refund, "POST", "/orders/o-1/refunds", body_kind::refund_request, 201},
+    {operation::get_refund, "GET", "/orders/o-1/refunds/r-1", body_kind::none, 200},
+    {operation::cancel, "POST", "/orders/o-1/cancel", body_kind::none, 204},
+    {operation::release_remaining_authorization, "POST", "/orders/o-1/release-remaining-authorization", body_kind::none, 204},
+    {operation::extend_authorization_time, "POST", "/orders/o-1/extend-authorization-time", body_kind::none, 204},
+    {operation::update_merchant_references, "PATCH", "/orders/o-1/merchant-references", body_kind::merchant_references, 204},
+    {operation::update_authorization, "PATCH", "/orders/o-1/authorization", body_kind::authorization_update, 204},
 };
 
 std::string path_of(const kom::operation_info& row) {
   std::string p = "/ordermanagement/v1/orders/o-1";
-  if (row.capture_id) p += "/captures/c-1";
+  if (row.item == kom::path_item::capture) p += "/captures/c-1";
+  if (row.item == kom::path_item::refund) p += "/refunds/r-1";
   return p + std::string(row.tail);
 }
 
@@ -60,6 +68,9 @@ const char* const key = "2ed6657d-e927-568b-95e1-2665a8aea6a2";
 kom::result<std::size_t> write_call(kom::buffer_writer& out, operation op) {
   static const kom_test::seed_capture capture;
   static const kom_test::seed_shipping_update shipping;
+  static const kom_test::seed_refund refund;
+  static const kom_test::seed_references references;
+  static const kom_test::seed_authorization_update update;
   const kom::request_config config = test_request_config();
   switch (op) {
     case operation::capture: return kom::write_capture_request(out, config, "o-1", capture.request, key);
@@ -69,6 +80,16 @@ kom::result<std::size_t> write_call(kom::buffer_writer& out, operation op) {
       return kom::write_shipping_info_request(out, config, "o-1", "c-1", shipping.request, key);
     case operation::trigger_send_out: return kom::write_trigger_send_out_request(out, config, "o-1", "c-1", key);
     case operation::get_order: return kom::write_get_order_request(out, config, "o-1");
+    case operation::refund: return kom::write_refund_request(out, config, "o-1", refund.request, key);
+    case operation::get_refund: return kom::write_get_refund_request(out, config, "o-1", "r-1");
+    case operation::cancel: return kom::write_cancel_request(out, config, "o-1", key);
+    case operation::release_remaining_authorization:
+      return kom::write_release_remaining_authorization_request(out, config, "o-1", key);
+    case operation::extend_authorization_time: return kom::write_extend_authorization_time_request(out, config, "o-1", key);
+    case operation::update_merchant_references:
+      return kom::write_merchant_references_request(out, config, "o-1", references.request, key);
+    case operation::update_authorization:
+      return kom::write_authorization_update_request(out, config, "o-1", update.request, key);
   }
   return kom::error(kom::errc::required);
 }
@@ -92,8 +113,15 @@ std::string success(operation op, int status) {
     case operation::get_capture: return answer(status, "", kom_test::read_fixture("responses/capture.json"));
     case operation::list_captures: return answer(status, "", kom_test::read_fixture("responses/captures.json"));
     case operation::get_order: return answer(status, "", kom_test::read_fixture("responses/order_authorized.json"));
+    case operation::refund: return answer(status, "Refund-Id: r-1\r\n");
+    case operation::get_refund: return answer(status, "", kom_test::read_fixture("responses/spec2024_refund.json"));
     case operation::append_shipping_info:
-    case operation::trigger_send_out: break;
+    case operation::trigger_send_out:
+    case operation::cancel:
+    case operation::release_remaining_authorization:
+    case operation::extend_authorization_time:
+    case operation::update_merchant_references:
+    case operation::update_authorization: break;
   }
   return answer(status, "");
 }
@@ -171,6 +199,9 @@ struct rig {
   call_result call(operation op) {
     static const kom_test::seed_capture capture;
     static const kom_test::seed_shipping_update shipping;
+    static const kom_test::seed_refund refund;
+    static const kom_test::seed_references references;
+    static const kom_test::seed_authorization_update update;
     static kom::capture_storage<> capture_storage;
     static kom::order_storage<> order_storage;
     static kom::capture items[4];
@@ -181,6 +212,13 @@ struct rig {
       case operation::append_shipping_info: return of(client.append_shipping_info("o-1", "c-1", shipping.request));
       case operation::trigger_send_out: return of(client.trigger_send_out("o-1", "c-1"));
       case operation::get_order: return of(client.get_order("o-1", order_storage));
+      case operation::refund: return of(client.refund("o-1", refund.request));
+      case operation::get_refund: return of(client.get_refund("o-1", "r-1", capture_storage));
+      case operation::cancel: return of(client.cancel("o-1"));
+      case operation::release_remaining_authorization: return of(client.release_remaining_authorization("o-1"));
+      case operation::extend_authorization_time: return of(client.extend_authorization_time("o-1"));
+      case operation::update_merchant_references: return of(client.update_merchant_references("o-1", references.request));
+      case operation::update_authorization: return of(client.update_authorization("o-1", update.request));
     }
     return {};
   }
@@ -216,12 +254,12 @@ TEST_CASE("operations table: each row says what Klarna documents for its call") 
   }
 }
 
-TEST_CASE("operations table: every POST carries a key, every GET is safe to retry") {
+TEST_CASE("operations table: every POST and PATCH carries a key, every GET is safe to retry") {
   for (const kom::operation_info& row : kom::operations) {
     CAPTURE(row.name);
-    CHECK((row.method == "GET" || row.method == "POST"));
-    CHECK(row.post() == (row.method == "POST"));
-    if (row.post()) {
+    CHECK((row.method == "GET" || row.method == "POST" || row.method == "PATCH"));
+    CHECK(row.changes() == (row.method != "GET"));
+    if (row.changes()) {
       CHECK(row.idempotency_key);
       CHECK(row.retry_safe);  // the key makes a second attempt harmless
       CHECK((row.expected_status == 201 || row.expected_status == 204));
@@ -232,8 +270,8 @@ TEST_CASE("operations table: every POST carries a key, every GET is safe to retr
       CHECK(row.expected_status == 200);
     }
     // A path with a capture id ends at the capture or below it; the capture list has none.
-    if (row.tail == "/captures") CHECK(!row.capture_id);
-    if (row.tail == "/shipping-info" || row.tail == "/trigger-send-out") CHECK(row.capture_id);
+    if (row.tail == "/captures" || row.tail == "/refunds") CHECK(row.item == kom::path_item::order);
+    if (row.tail == "/shipping-info" || row.tail == "/trigger-send-out") CHECK(row.capture_id());
   }
 }
 
@@ -248,7 +286,7 @@ TEST_CASE("operations table: the request writer writes each call as its row says
     const std::string line = std::string(row.method) + " " + path_of(row) + " HTTP/1.1\r\n";
     CHECK(request.substr(0, line.size()) == line);
     CHECK(has_header(request, "Klarna-Idempotency-Key") == row.idempotency_key);
-    CHECK(has_header(request, "Content-Length") == row.post());
+    CHECK(has_header(request, "Content-Length") == row.changes());
     CHECK(has_header(request, "Content-Type") == (row.body != body_kind::none));
     const std::size_t body_at = request.find("\r\n\r\n") + 4;
     CHECK((body_at < request.size()) == (row.body != body_kind::none));
@@ -273,14 +311,14 @@ TEST_CASE("operations table: the client sends each call as its row says, and tak
   }
 }
 
-TEST_CASE("operations table: another 2xx is success only for a POST") {
+TEST_CASE("operations table: another 2xx is success only for a POST or PATCH") {
   for (const kom::operation_info& row : kom::operations) {
     CAPTURE(row.name);
     const int other = row.expected_status == 200 ? 202 : 200;
     rig t(success(row.op, other));
     const call_result r = t.call(row.op);
     CHECK(r.status == other);
-    if (row.post()) {
+    if (row.changes()) {
       CHECK(r.error.ok());  // Klarna applied it
     } else {
       CHECK(r.error.code() == kom::errc::unexpected_status);

@@ -71,6 +71,11 @@ struct klarna_model {
     int shipping = 0, send_outs = 0;
   };
   std::vector<cap> captures;
+  struct ret {
+    std::string id, order, reference;
+    std::int64_t amount = 0;
+  };
+  std::vector<ret> refunds;
   std::map<std::string, std::string> answers;  // key -> the answer first given
   std::vector<std::string> log;                // "capture o-1 KEY", "shipping cap-1", "list o-1", ...
   std::set<std::string> refuse;
@@ -141,6 +146,17 @@ struct klarna_model {
           return answers[key];
         }
       }
+    } else if (method == "POST" && tail == "/refunds") {
+      log.push_back("refund " + order + " " + key);
+      ret f;
+      f.id = "ref-" + std::to_string(next_id++);
+      f.order = order;
+      const std::size_t amount_at = body.find("\"refunded_amount\":");
+      f.amount = std::strtoll(body.c_str() + amount_at + 18, nullptr, 10);
+      const std::size_t ref_at = body.find("\"reference\":\"");
+      if (ref_at != std::string::npos) f.reference = body.substr(ref_at + 13, body.find('"', ref_at + 13) - ref_at - 13);
+      refunds.push_back(f);
+      a = response(201, "Created", "Refund-Id: " + f.id + "\r\n");
     } else if (method == "POST" && tail.rfind("/captures/", 0) == 0) {
       const std::string id = tail.substr(10, tail.find('/', 10) - 10);
       const bool shipping = tail.find("/shipping-info") != std::string::npos;
@@ -170,6 +186,12 @@ struct klarna_model {
   int captures_with(std::string_view reference) const {
     int n = 0;
     for (const cap& c : captures) n += c.reference == reference;
+    return n;
+  }
+
+  int refunds_with(std::string_view reference) const {
+    int n = 0;
+    for (const ret& f : refunds) n += f.reference == reference;
     return n;
   }
 };
@@ -761,12 +783,13 @@ TEST_CASE("outbox: file storage keeps the outbox across reopening") {
 }
 
 // ---- power loss ------------------------------------------------------------------------------
-// 100 operations of 50 sales (each a capture; every other sale also a shipping-info update and
-// a send-out for it, queued by record), drained after every fourth sale. One run cuts the
+// 117 operations of 50 sales (each a capture; every other sale also a shipping-info update and
+// a send-out for it, every third a refund of it, all queued by record), drained after every
+// fourth sale. One run cuts the
 // power at one write point: everything up to it happens, then "reboot" (reopen from the same
 // bytes), the operations whose append did not return are appended again unless the outbox
 // already holds them, the rest of the schedule runs, and a last drain empties the outbox.
-// Klarna must end with every capture exactly once and every update and send-out once.
+// Klarna must end with every capture exactly once and every update, send-out and refund once.
 
 namespace {
 
@@ -774,7 +797,7 @@ using power_outbox = kom::basic_outbox<kom::capacity::operations<32>, kom::capac
 
 struct power_op {
   int sale;
-  int kind;  // 0 capture, 1 shipping info, 2 send-out, 3 drain
+  int kind;  // 0 capture, 1 shipping info, 2 send-out, 3 refund, 4 drain
 };
 
 std::vector<power_op> power_schedule() {
@@ -785,9 +808,20 @@ std::vector<power_op> power_schedule() {
       s.push_back({sale, 1});
       s.push_back({sale, 2});
     }
-    if (sale % 4 == 3) s.push_back({sale, 3});
+    if (sale % 3 == 0) s.push_back({sale, 3});
+    if (sale % 4 == 3) s.push_back({sale, 4});
   }
   return s;
+}
+
+// The refund of a sale: what came back of it, under a reference of its own.
+kom::refund_request returned(int sale) {
+  static thread_local std::string reference;
+  reference = "return-" + std::to_string(sale);
+  kom::refund_request r;
+  r.refunded_amount = 50;
+  r.reference = reference;
+  return r;
 }
 
 // Runs the schedule; the storage cuts at `cut` units. Returns an empty string or what went wrong.
@@ -796,15 +830,16 @@ std::string power_run(mem_storage& mem, std::size_t cut, std::size_t* units_tota
   static const std::vector<power_op> schedule = power_schedule();
   rig t;
   mem.budget = cut;
-  bool committed[50][3] = {};
+  bool committed[50][4] = {};
   std::uint32_t capture_seq[50] = {};
   const one_shipping ship("TRACK");
   auto key = [](int sale, int kind) { return "k-" + std::to_string(sale) + "-" + std::to_string(kind); };
   auto order = [](int sale) { return "o-" + std::to_string(sale % 5); };
   auto ref = [](int sale) { return "sale-" + std::to_string(sale); };
+  auto return_of = [](int sale) { return "return-" + std::to_string(sale); };
 
   auto step = [&](power_outbox& box, const power_op& op, bool after_reboot) -> bool {
-    if (op.kind == 3) {
+    if (op.kind == 4) {
       (void)t.drain(box);
       return !mem.dead;
     }
@@ -821,7 +856,8 @@ std::string power_run(mem_storage& mem, std::size_t cut, std::size_t* units_tota
     if (op.kind == 0) r = box.append_capture(order(op.sale), simple_capture(100 + op.sale, ref(op.sale)), k);
     else if (op.kind == 1)
       r = box.append_shipping_info(order(op.sale), kom::capture_ref::of_record(capture_seq[op.sale]), ship.update, k);
-    else r = box.append_send_out(order(op.sale), kom::capture_ref::of_record(capture_seq[op.sale]), k);
+    else if (op.kind == 2) r = box.append_send_out(order(op.sale), kom::capture_ref::of_record(capture_seq[op.sale]), k);
+    else r = box.append_refund(order(op.sale), returned(op.sale), k, kom::capture_ref::of_record(capture_seq[op.sale]));
     if (r.ok()) {
       committed[op.sale][op.kind] = true;
       if (op.kind == 0) capture_seq[op.sale] = *r;
@@ -844,10 +880,11 @@ std::string power_run(mem_storage& mem, std::size_t cut, std::size_t* units_tota
   if (torn && box->torn_tail()) ++*torn;
   // Every committed operation is still held, or was already applied by Klarna.
   for (int sale = 0; sale < 50; ++sale) {
-    for (int kind = 0; kind < 3; ++kind) {
+    for (int kind = 0; kind < 4; ++kind) {
       if (!committed[sale][kind] || box->find_key(key(sale, kind)) != 0) continue;
       const klarna_model::cap* c = t.klarna.capture_of(ref(sale));
-      const bool applied = c != nullptr && (kind == 0 || (kind == 1 ? c->shipping : c->send_outs) == 1);
+      const bool applied = kind == 3 ? t.klarna.refunds_with(return_of(sale)) == 1
+                                     : c != nullptr && (kind == 0 || (kind == 1 ? c->shipping : c->send_outs) == 1);
       if (!applied) return "lost committed operation " + key(sale, kind);
     }
   }
@@ -859,6 +896,12 @@ std::string power_run(mem_storage& mem, std::size_t cut, std::size_t* units_tota
   for (int sale = 0; sale < 50; ++sale) {
     if (t.klarna.captures_with(ref(sale)) != 1)
       return "sale " + std::to_string(sale) + " captured " + std::to_string(t.klarna.captures_with(ref(sale))) + " times";
+  }
+  for (int sale = 0; sale < 50; ++sale) {
+    const int want = sale % 3 == 0 ? 1 : 0;
+    if (t.klarna.refunds_with(return_of(sale)) != want)
+      return "sale " + std::to_string(sale) + " refunded " + std::to_string(t.klarna.refunds_with(return_of(sale))) +
+             " times";
   }
   for (const klarna_model::cap& c : t.klarna.captures) {
     const int sale = std::atoi(c.reference.c_str() + 5);
@@ -1121,6 +1164,8 @@ struct scripted_sender {
   std::vector<std::string> calls;
   std::vector<std::string> keys;
   std::vector<std::pair<std::string, std::int64_t>> captures;  // what "Klarna" holds: reference, amount
+  std::vector<std::pair<std::string, std::int64_t>> refunds;   // the same for refunds
+  kom::order_status status = kom::order_status::authorized;    // what a cancel or release did
   int next_id = 1;
   int fresh_keys = 0;
 
@@ -1216,7 +1261,79 @@ struct scripted_sender {
       u.bytes[0] = static_cast<unsigned char>(self->fresh_keys);
       return kom::uuid_text(u);
     };
+    s.refund_fn = [](void* c, std::string_view order, const kom::refund_request& req, const kom::post_options& p) {
+      auto* self = static_cast<scripted_sender*>(c);
+      self->calls.push_back("refund " + std::string(order));
+      self->keys.emplace_back(p.idempotency_key);
+      kom::reply<kom::refund_created> r;
+      const kom::outcome o = self->next();
+      self->shape(r, o);
+      if (o == kom::outcome::done || o == kom::outcome::applied_id_unknown) {
+        self->refunds.emplace_back(std::string(req.reference), req.refunded_amount);
+        r.status = 201;
+        if (o == kom::outcome::applied_id_unknown) r.error = kom::error(kom::errc::missing_refund_id);
+        if (o == kom::outcome::done) {
+          static thread_local std::string id;
+          id = "ref-" + std::to_string(self->next_id++);
+          r.value.refund_id = id;
+        }
+      }
+      return r;
+    };
+    s.cancel_fn = [](void* c, std::string_view order, const kom::post_options&) {
+      return static_cast<scripted_sender*>(c)->order_call("cancel ", order, kom::order_status::cancelled);
+    };
+    s.release_fn = [](void* c, std::string_view order, const kom::post_options&) {
+      return static_cast<scripted_sender*>(c)->order_call("release ", order, kom::order_status::closed);
+    };
+    s.extend_fn = [](void* c, std::string_view order, const kom::post_options&) {
+      return static_cast<scripted_sender*>(c)->order_call("extend ", order, kom::order_status::unset);
+    };
+    s.references_fn = [](void* c, std::string_view order, const kom::merchant_references& m, const kom::post_options&) {
+      return static_cast<scripted_sender*>(c)->order_call("references " + std::string(m.merchant_reference1) + " ",
+                                                          order, kom::order_status::unset);
+    };
+    s.authorization_fn = [](void* c, std::string_view order, const kom::authorization_update& u,
+                            const kom::post_options&) {
+      return static_cast<scripted_sender*>(c)->order_call("authorization " + std::to_string(u.order_amount) + " ",
+                                                          order, kom::order_status::unset);
+    };
+    s.get_order_fn = [](void* c, std::string_view order, kom::order_storage_ref st, const kom::read_options&) {
+      auto* self = static_cast<scripted_sender*>(c);
+      self->calls.push_back("order " + std::string(order));
+      kom::reply<kom::order> r;
+      r.sent = true;
+      r.status = 200;
+      r.value.status = self->status;
+      static thread_local std::vector<std::string> ids;
+      ids.clear();
+      std::size_t n = 0;
+      for (std::size_t i = 0; i < self->refunds.size(); ++i) ids.push_back("found-" + std::to_string(i + 1));
+      for (std::size_t i = 0; i < self->refunds.size(); ++i) {
+        if (n == st.refunds_capacity) {
+          r.value.truncated = true;
+          break;
+        }
+        st.refunds[n] = kom::order_refund{};
+        st.refunds[n].refund_id = ids[i];
+        st.refunds[n].reference = self->refunds[i].first;
+        st.refunds[n].refunded_amount = self->refunds[i].second;
+        ++n;
+      }
+      r.value.refunds = {st.refunds, n};
+      return r;
+    };
     return s;
+  }
+
+  // A 204 call on the whole order; `applied` is the status it leaves when done.
+  kom::reply<kom::no_content> order_call(const std::string& what, std::string_view order, kom::order_status applied) {
+    calls.push_back(what + std::string(order));
+    kom::reply<kom::no_content> r;
+    const kom::outcome o = next();
+    shape(r, o);
+    if (o == kom::outcome::done && applied != kom::order_status::unset) status = applied;
+    return r;
   }
 };
 
@@ -1281,5 +1398,164 @@ TEST_CASE("outbox: the drain policy over a sender of the test's own") {
     CHECK(d.stopped);
     CHECK(d.error.code() == kom::errc::invalid_client_setup);
     CHECK(klarna.calls.empty());
+  }
+}
+
+namespace {
+kom::refund_request simple_refund(std::int64_t amount, std::string_view reference) {
+  kom::refund_request r;
+  r.refunded_amount = amount;
+  r.reference = reference;
+  return r;
+}
+}  // namespace
+
+TEST_CASE("outbox: refunds, cancels, releases, extensions and reference updates are queued and drained in order") {
+  mem_storage mem(512, 8);
+  clocks time;
+  small_outbox box(mem.storage(), wall_of(time));
+  REQUIRE(box.open().ok());
+  kom::capture items[4];
+  kom::capture_storage<> listing;
+  scripted_sender klarna;
+
+  SUBCASE("each kind is stored whole, read back, and sent by its own call, in order") {
+    const auto c1 = box.append_capture("o-1", simple_capture(100, "sale-1"), "k1");
+    REQUIRE(c1.ok());
+    const kom_test::seed_refund returned;
+    const auto r1 = box.append_refund("o-1", returned.request, "k2", kom::capture_ref::of_record(*c1));
+    REQUIRE(r1.ok());
+    const kom::merchant_references refs{"R-1", ""};
+    REQUIRE(box.append_merchant_references("o-1", refs, "k3").ok());
+    REQUIRE(box.append_cancel("o-2", "k4").ok());
+    REQUIRE(box.append_release_remaining_authorization("o-1", "k5").ok());
+    REQUIRE(box.append_extend_authorization_time("o-3", "k6").ok());
+    const kom_test::seed_authorization_update update;
+    REQUIRE(box.append_authorization_update("o-3", update.request, "k7").ok());
+
+    kom::outbox_item item;
+    REQUIRE(box.read(*r1, item).ok());
+    CHECK(item.op == kom::outbox_op::refund);
+    CHECK(item.capture_of == *c1);
+    CHECK(item.refund.refunded_amount == 1200);
+    CHECK(item.refund.reference == "RET-0001");
+    CHECK(item.refund.description == "Returned at the till");
+    REQUIRE(item.refund.order_lines.size() == 1);
+    CHECK(item.refund.order_lines[0].quantity == 2);
+    REQUIRE(box.read(box.seq_at(6), item).ok());
+    CHECK(item.op == kom::outbox_op::authorization_update);
+    CHECK(item.authorization.order_amount == 4000);
+    REQUIRE(item.authorization.order_lines.size() == 1);
+
+    // A reboot replays every kind.
+    small_outbox again(mem.storage(), wall_of(time));
+    REQUIRE(again.open().ok());
+    CHECK(again.pending() == 7);
+    const kom::outbox_drain d = again.drain(klarna.sender(), items, listing);
+    CHECK(!d.stopped);
+    CHECK(d.done == 7);
+    CHECK(klarna.calls == std::vector<std::string>{"capture o-1", "refund o-1", "references R-1 o-1", "cancel o-2",
+                                                   "release o-1", "extend o-3", "authorization 4000 o-3"});
+    CHECK(klarna.keys == std::vector<std::string>{"k1", "k2"});
+    REQUIRE(again.read(*r1, item).ok());
+    CHECK(item.state == kom::outbox_state::done);
+    CHECK(item.refund_id == "ref-2");
+  }
+  SUBCASE("a refund of a capture that failed fails without being sent") {
+    const auto c1 = box.append_capture("o-1", simple_capture(100, "sale-1"), "k1");
+    REQUIRE(box.append_refund("o-1", simple_refund(50, "ret-1"), "k2", kom::capture_ref::of_record(*c1)).ok());
+    klarna.script = {kom::outcome::refused};
+    const kom::outbox_drain d = box.drain(klarna.sender(), items, listing);
+    CHECK(d.failed == 2);
+    CHECK(klarna.calls == std::vector<std::string>{"capture o-1"});
+    CHECK(klarna.refunds.empty());
+  }
+  SUBCASE("a refund needs a reference of its own; bad ones change nothing") {
+    CHECK(box.append_refund("o-1", simple_refund(50, ""), "k1").error().code() == kom::errc::required);
+    CHECK(box.append_refund("o-1", simple_refund(0, "ret-1"), "k1").error().code() == kom::errc::below_minimum);
+    REQUIRE(box.append_refund("o-1", simple_refund(50, "ret-1"), "k1").ok());
+    const kom::error dup = box.append_refund("o-1", simple_refund(60, "ret-1"), "k2").error();
+    CHECK(dup.code() == kom::errc::duplicate_reference);
+    CHECK(dup.path() == "reference");
+    CHECK(box.append_refund("o-2", simple_refund(60, "ret-1"), "k2").ok());  // another order
+    CHECK(box.append_capture("o-1", simple_capture(60, "ret-1"), "k3").ok());  // a capture may share it
+    CHECK(box.append_merchant_references("o-1", {}, "k4").error().code() == kom::errc::required);
+    kom::authorization_update bad;
+    bad.order_amount = -1;
+    CHECK(box.append_authorization_update("o-1", bad, "k4").error().code() == kom::errc::below_minimum);
+    CHECK(box.size() == 3);
+  }
+  SUBCASE("a refund applied without a readable id is found in the order, never sent again") {
+    REQUIRE(box.append_refund("o-1", simple_refund(50, "ret-1"), "k1").ok());
+    REQUIRE(box.append_refund("o-1", simple_refund(70, "ret-2"), "k2").ok());
+    klarna.script = {kom::outcome::applied_id_unknown};
+    const kom::outbox_drain d = box.drain(klarna.sender(), items, listing);
+    CHECK(!d.stopped);
+    CHECK(d.done == 2);
+    CHECK(klarna.calls == std::vector<std::string>{"refund o-1", "order o-1", "refund o-1"});
+    CHECK(klarna.refunds.size() == 2);
+    kom::outbox_item item;
+    REQUIRE(box.read(box.seq_at(0), item).ok());
+    CHECK(item.refund_id == "found-1");
+  }
+  SUBCASE("after 24 hours a refund is looked up in the order: found is done, absent is resent with a new key") {
+    REQUIRE(box.append_refund("o-1", simple_refund(50, "ret-1"), "k1").ok());
+    REQUIRE(box.append_refund("o-1", simple_refund(70, "ret-2"), "k2").ok());
+    klarna.script = {kom::outcome::retry_later};
+    CHECK(box.drain(klarna.sender(), items, listing).stopped);
+    klarna.refunds.emplace_back("ret-1", 50);  // the lost answer's refund did happen
+    time.wall += 25ull * 60 * 60 * 1000;
+    // Only the first was ever attempted: the second is sent with its own key, unlooked.
+    const kom::outbox_drain d = box.drain(klarna.sender(), items, listing);
+    CHECK(d.done == 2);
+    CHECK(klarna.calls == std::vector<std::string>{"refund o-1", "order o-1", "refund o-1"});
+    CHECK(klarna.keys == std::vector<std::string>{"k1", "k2"});
+    CHECK(klarna.fresh_keys == 0);
+    CHECK(klarna.refunds.size() == 2);
+  }
+  SUBCASE("after 24 hours an absent refund is resent once, with a fresh stored key") {
+    REQUIRE(box.append_refund("o-1", simple_refund(50, "ret-1"), "k1").ok());
+    klarna.script = {kom::outcome::retry_later};
+    CHECK(box.drain(klarna.sender(), items, listing).stopped);
+    time.wall += 25ull * 60 * 60 * 1000;
+    CHECK(box.drain(klarna.sender(), items, listing).done == 1);
+    CHECK(klarna.calls == std::vector<std::string>{"refund o-1", "order o-1", "refund o-1"});
+    CHECK(klarna.fresh_keys == 1);
+    CHECK(klarna.keys.at(1) != "k1");
+    CHECK(klarna.refunds.size() == 1);
+  }
+  SUBCASE("after 24 hours a refund listing that is cut stops the drain rather than risk a second refund") {
+    REQUIRE(box.append_refund("o-1", simple_refund(50, "ret-1"), "k1").ok());
+    klarna.script = {kom::outcome::retry_later};
+    CHECK(box.drain(klarna.sender(), items, listing).stopped);
+    for (int i = 0; i < 20; ++i) klarna.refunds.emplace_back("other-" + std::to_string(i), 1);
+    time.wall += 25ull * 60 * 60 * 1000;
+    const kom::outbox_drain d = box.drain(klarna.sender(), items, listing);
+    CHECK(d.stopped);
+    CHECK(d.error.code() == kom::errc::json_too_many_items);
+    CHECK(d.pending == 1);
+  }
+  SUBCASE("after 24 hours a cancel or release already shown in the order's status is done, not sent") {
+    REQUIRE(box.append_cancel("o-1", "k1").ok());
+    REQUIRE(box.append_release_remaining_authorization("o-2", "k2").ok());
+    klarna.script = {kom::outcome::retry_later};
+    CHECK(box.drain(klarna.sender(), items, listing).stopped);
+    klarna.status = kom::order_status::cancelled;  // the lost answer's cancel did happen
+    time.wall += 25ull * 60 * 60 * 1000;
+    const kom::outbox_drain d = box.drain(klarna.sender(), items, listing);
+    CHECK(d.done == 2);
+    // The release was never attempted: sent with its key, no look.
+    CHECK(klarna.calls == std::vector<std::string>{"cancel o-1", "order o-1", "release o-2"});
+    CHECK(klarna.fresh_keys == 0);
+  }
+  SUBCASE("a refusal of a cancel is kept with Klarna's code for the back office") {
+    REQUIRE(box.append_cancel("o-1", "k1").ok());
+    klarna.script = {kom::outcome::refused};
+    CHECK(box.drain(klarna.sender(), items, listing).failed == 1);
+    kom::outbox_item item;
+    REQUIRE(box.read(box.seq_at(0), item).ok());
+    CHECK(item.state == kom::outbox_state::failed);
+    CHECK(item.failure.status == 403);
+    CHECK(item.failure.error_code == "NOT_ALLOWED");
   }
 }

@@ -444,3 +444,84 @@ TEST_CASE("arithmetic that leaves 64-bit range is refused, not wrapped") {
   CHECK(e.code() == kom::errc::arithmetic_overflow);
   CHECK(e.path() == "captured_amount");
 }
+
+// ---- refunds, merchant references, authorization updates --------------------------------------
+
+TEST_CASE("a refund: refunded_amount 1..200000000 (0 refused), texts and lines within Klarna's limits") {
+  const kom_test::seed_refund seed;
+  CHECK(kom::validate(seed.request).ok());
+  kom::refund_request r;
+  for (std::int64_t ok : {std::int64_t{1}, std::int64_t{200000000}}) {
+    r.refunded_amount = ok;
+    CHECK(kom::validate(r).ok());
+  }
+  r.refunded_amount = 0;
+  CHECK(message(kom::validate(r)) == "refunded_amount: less than 1");
+  r.refunded_amount = 200000001;
+  CHECK(message(kom::validate(r)) == "refunded_amount: greater than 200000000");
+  r.refunded_amount = 5;
+  const std::string long_text(256, 'x');
+  r.description = long_text;
+  CHECK(message(kom::validate(r)) == "description: longer than 255 characters");
+  r.description = {};
+  r.reference = long_text;
+  CHECK(message(kom::validate(r)) == "reference: longer than 255 characters");
+  r.reference = std::string_view(long_text).substr(0, 255);
+  CHECK(kom::validate(r).ok());
+  // Its lines follow the order-line rules, with the path into the refund.
+  kom::order_line lines[2] = {seed.lines[0], seed.lines[0]};
+  lines[1].quantity_unit = "kilograms!!";
+  r.order_lines = lines;
+  r.refunded_amount = 2400;
+  CHECK(message(kom::validate(r)) == "order_lines[1].quantity_unit: longer than 10 characters");
+  std::vector<kom::order_line> many(1001, seed.lines[0]);
+  r.order_lines = {many.data(), many.size()};
+  CHECK(kom::validate(r, no_arithmetic()).code() == kom::errc::too_many_items);
+}
+
+TEST_CASE("a refund's amount is the sum of its lines when lines are given") {
+  const kom_test::seed_refund seed;
+  kom::refund_request r = seed.request;
+  r.refunded_amount = 1199;
+  const kom::error e = kom::validate(r);
+  CHECK(e.code() == kom::errc::captured_amount_mismatch);
+  CHECK(e.path() == "refunded_amount");
+  CHECK(e.detail() == 1200);
+  CHECK(kom::validate(r, no_arithmetic()).ok());
+}
+
+TEST_CASE("merchant references: each at most 255 characters, at least one given") {
+  kom::merchant_references m;
+  const kom::error none = kom::validate(m);
+  CHECK(none.code() == kom::errc::required);
+  CHECK(none.path() == "merchant_reference1");
+  m.merchant_reference2 = "T-17";
+  CHECK(kom::validate(m).ok());
+  const std::string long_text(256, 'r');
+  m.merchant_reference1 = long_text;
+  CHECK(message(kom::validate(m)) == "merchant_reference1: longer than 255 characters");
+  m.merchant_reference1 = "R-1";
+  m.merchant_reference2 = "\xC3";
+  CHECK(kom::validate(m).code() == kom::errc::invalid_utf8);
+}
+
+TEST_CASE("an authorization update: order_amount 0..200000000, the sum of its lines when given") {
+  const kom_test::seed_authorization_update seed;
+  CHECK(kom::validate(seed.request).ok());
+  kom::authorization_update u;
+  u.order_amount = 0;  // the spec allows 0: everything out of stock
+  CHECK(kom::validate(u).ok());
+  u.order_amount = -1;
+  CHECK(message(kom::validate(u)) == "order_amount: less than 0");
+  u.order_amount = 200000001;
+  CHECK(message(kom::validate(u)) == "order_amount: greater than 200000000");
+  kom::authorization_update v = seed.request;
+  v.order_amount = 4001;
+  const kom::error e = kom::validate(v);
+  CHECK(e.code() == kom::errc::captured_amount_mismatch);
+  CHECK(e.path() == "order_amount");
+  kom::order_line lines[1] = {seed.lines[0]};
+  lines[0].name = {};
+  v.order_lines = lines;
+  CHECK(message(kom::validate(v)) == "order_lines[0].name: is required");
+}

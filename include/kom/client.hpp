@@ -1,6 +1,7 @@
 // kom/client.hpp: the object a point-of-sale terminal calls. It captures orders, reads
-// captures and orders, appends shipping information and re-sends customer communication over
-// one kept-alive connection, and retries safely.
+// captures and orders, appends shipping information, re-sends customer communication,
+// refunds returns, cancels, releases and extends authorizations and updates an order's
+// references and amount, over one kept-alive connection, and retries safely.
 //
 // Memory: one caller buffer (the work buffer) holds each request and then its response;
 // parsed results go to caller storage (kom/response_model.hpp). kom allocates nothing.
@@ -74,7 +75,7 @@ struct log_record {
   kind what = kind::request;                ///< what this record reports
   operation op = operation::get_order;      ///< the call
   std::string_view order_id;                ///< the call's order id
-  std::string_view capture_id;              ///< the call's capture id; empty when it has none
+  std::string_view item_id;                 ///< the call's capture or refund id; empty when it has none
   std::uint32_t attempt = 0;                ///< 1 for the first
   std::uint32_t elapsed_ms = 0;             ///< since the call began
   int status = 0;                           ///< response: the HTTP status
@@ -88,7 +89,7 @@ inline void write_log_line(buffer_writer& out, const log_record& r) noexcept {
   const operation_info& row = info_of(r.op);
   out.append(row.method);
   out.put(' ');
-  detail::append_path(out, row, r.order_id, r.capture_id);
+  detail::append_path(out, row, r.order_id, r.item_id);
   out.append(" attempt ");
   out.append_uint(r.attempt);
   switch (r.what) {
@@ -157,7 +158,16 @@ struct remaining_capture {
   std::int64_t decided_amount = 0;
 };
 
-/// The answer to shipping-info and trigger-send-out: 204, nothing more.
+/// The answer to a refund: Refund-Id and Location (views into the work buffer), and the
+/// amount the request carried.
+struct refund_created {
+  std::string_view refund_id;   ///< Refund-Id, else the last segment of Location's path
+  std::string_view location;    ///< Location: the refund's URL; empty when absent
+  std::int64_t refunded_amount = 0;  ///< the refunded_amount sent
+};
+
+/// The answer to the calls that return 204 (shipping-info, trigger-send-out, cancel, release,
+/// extend, the PATCHes): nothing more.
 struct no_content {};
 
 /// What a caller does next.
@@ -165,10 +175,10 @@ enum class outcome : std::uint8_t {
   done,         ///< the call did what was asked
   refused,      ///< definitely not applied, and sending it again fails the same way (validation, 4xx)
   retry_later,  ///< not applied, or not known to be: send it again later with the same key
-  /// Klarna answered 2xx to a capture, so the capture exists, but its id could not be read
-  /// (a 201 without Capture-Id and Location, or an answer too large or malformed after its
-  /// 2xx status line). Never send it again with a new key: find the capture's id with
-  /// list_captures (by its reference and amount).
+  /// Klarna answered 2xx to a capture or a refund, so it exists, but its id could not be read
+  /// (a 201 without Capture-Id / Refund-Id and Location, or an answer too large or malformed
+  /// after its 2xx status line). Never send it again with a new key: find the id by its
+  /// reference and amount, with list_captures, or in get_order's refunds.
   applied_id_unknown,
   /// A POST sent without an idempotency key (post_options::without_key) got no definite
   /// answer (it was lost, or 409 or 5xx): it may have been applied, and sending it again
@@ -194,8 +204,8 @@ struct reply {
   /// True when the call did what was asked: error is ok.
   bool ok() const noexcept { return error.ok(); }
 
-  /// What to do next: done when ok(); applied_id_unknown on missing_capture_id (only ever
-  /// after a 2xx). Nothing sent: retry_later when the connection or the TLS handshake
+  /// What to do next: done when ok(); applied_id_unknown on missing_capture_id and
+  /// missing_refund_id (only ever after a 2xx). Nothing sent: retry_later when the connection or the TLS handshake
   /// failed, else refused (validation, buffer size, setup). Sent: retry_later on 408, 409,
   /// 429 and 5xx; refused on other 4xx and on buffer_too_small and unexpected_status (an
   /// answer arrived, and the same request gets the same answer); retry_later on any other
@@ -203,7 +213,8 @@ struct reply {
   /// retry_later, except on 408 and 429 (the server did not take the request).
   outcome next_step() const noexcept {
     if (error.ok()) return outcome::done;
-    if (error.code() == errc::missing_capture_id) return outcome::applied_id_unknown;
+    if (error.code() == errc::missing_capture_id || error.code() == errc::missing_refund_id)
+      return outcome::applied_id_unknown;
     if (!sent) {
       // Nothing reached the server: a bad request or buffer is refused, a dead link is not.
       switch (error.code()) {
@@ -306,8 +317,12 @@ class client {
     request.reference = what.reference;
     request.captured_amount = what.decided_amount;
     if (request.captured_amount <= 0) {
-      order_storage<kom::capacity::captures<0>, kom::capacity::text_bytes<256>> storage;  // only the amounts are needed; captures are skipped
-      reply<order> o = get_order(order_id, storage, lenient());
+      // Only the amounts are needed: no arrays, so captures, refunds and lines are skipped.
+      char text[256];
+      order_storage_ref amounts_only;
+      amounts_only.text = text;
+      amounts_only.text_capacity = sizeof text;
+      reply<order> o = get_order(order_id, amounts_only, lenient());
       reply<capture_created> r;
       if (!o.ok()) {
         copy_failure(r, o);
@@ -376,6 +391,84 @@ class client {
     return r;
   }
 
+  /// POST …/orders/{order_id}/refunds: goods returned at the till. 201: the new refund's id
+  /// and location. Klarna refuses (403 REFUND_NOT_ALLOWED) more than was captured minus what
+  /// was refunded, and any refund of an order without captures. Errors: the common ones above,
+  /// and missing_refund_id (a 2xx whose Refund-Id and Location are missing or unreadable:
+  /// next_step() is applied_id_unknown; look for the refund in get_order's refunds).
+  reply<refund_created> refund(std::string_view order_id, const refund_request& request,
+                               const post_options& post = {}) noexcept {
+    reply<refund_created> r;
+    r.value.refunded_amount = request.refunded_amount;
+    if (exchange<operation::refund>(r, order_id, {}, request, post)) {
+      if (parser_.head_complete()) {
+        r.value.refund_id = parser_.refund_id();
+        r.value.location = parser_.location();
+      }
+      r.error = r.value.refund_id.empty() ? ::kom::error(errc::missing_refund_id, r.status) : ::kom::error();
+    }
+    return r;
+  }
+
+  /// GET …/orders/{order_id}/refunds/{refund_id} into `storage` (a kom::refund_storage).
+  /// Errors: the common ones above (404 NOT_FOUND for a refund Klarna does not know).
+  reply<::kom::refund> get_refund(std::string_view order_id, std::string_view refund_id, capture_storage_ref storage,
+                                  const read_options& options = {}) noexcept {
+    reply<::kom::refund> r;
+    if (exchange<operation::get_refund>(r, order_id, refund_id, detail::no_body{}, {}))
+      r.error = read_refund(parser_.body(), r.value, storage, options);
+    return r;
+  }
+
+  /// POST …/orders/{order_id}/cancel: voids a sale nothing was captured of; the customer's
+  /// authorization is freed. 204. Klarna refuses (403 CANCEL_NOT_ALLOWED) once anything is
+  /// captured: refund instead. Errors: the common ones above.
+  reply<no_content> cancel(std::string_view order_id, const post_options& post = {}) noexcept {
+    reply<no_content> r;
+    exchange<operation::cancel>(r, order_id, {}, detail::no_body{}, post);
+    return r;
+  }
+
+  /// POST …/orders/{order_id}/release-remaining-authorization: the rest of a partly captured
+  /// order is not coming; the customer's limit is freed and the order is CLOSED. 204. Klarna
+  /// refuses (403 NOT_ALLOWED) an order without captures (cancel it), a fully captured one and
+  /// a cancelled one. Errors: the common ones above.
+  reply<no_content> release_remaining_authorization(std::string_view order_id, const post_options& post = {}) noexcept {
+    reply<no_content> r;
+    exchange<operation::release_remaining_authorization>(r, order_id, {}, detail::no_body{}, post);
+    return r;
+  }
+
+  /// POST …/orders/{order_id}/extend-authorization-time: a click-and-collect order waits past
+  /// its expires_at. 204 (read the order for the new expires_at). Klarna refuses (403
+  /// NOT_ALLOWED) when the order cannot be extended. Errors: the common ones above.
+  reply<no_content> extend_authorization_time(std::string_view order_id, const post_options& post = {}) noexcept {
+    reply<no_content> r;
+    exchange<operation::extend_authorization_time>(r, order_id, {}, detail::no_body{}, post);
+    return r;
+  }
+
+  /// PATCH …/orders/{order_id}/merchant-references: the till's receipt number on the order.
+  /// 204. References left empty are not sent and stay as they are. Errors: the common ones
+  /// above (required when both are empty).
+  reply<no_content> update_merchant_references(std::string_view order_id, const merchant_references& references,
+                                               const post_options& post = {}) noexcept {
+    reply<no_content> r;
+    exchange<operation::update_merchant_references>(r, order_id, {}, references, post);
+    return r;
+  }
+
+  /// PATCH …/orders/{order_id}/authorization: the basket changed before pickup; order_amount
+  /// is the new total (and order_lines, when given, the new lines). 204. Klarna refuses (403
+  /// NOT_ALLOWED) an amount below what is captured, or above what it will authorize. Errors:
+  /// the common ones above.
+  reply<no_content> update_authorization(std::string_view order_id, const authorization_update& update,
+                                         const post_options& post = {}) noexcept {
+    reply<no_content> r;
+    exchange<operation::update_authorization>(r, order_id, {}, update, post);
+    return r;
+  }
+
   // ---- the rest ----------------------------------------------------------------------------
 
   /// A new random idempotency key from the random hook, to store before the first attempt.
@@ -406,7 +499,7 @@ class client {
   // not be read whole): its head and body are then in parser_, as far as they arrived.
   // Otherwise r.error says why.
   template <operation Op, class T, class Body>
-  bool exchange(reply<T>& r, std::string_view order_id, std::string_view capture_id, const Body& body,
+  bool exchange(reply<T>& r, std::string_view order_id, std::string_view item_id, const Body& body,
                 const post_options& post) noexcept {
     constexpr const operation_info& row = info_of(Op);
     if (hooks_.now_ms == nullptr || stream_.send == nullptr || stream_.recv == nullptr) {
@@ -435,7 +528,7 @@ class client {
     // refused here, with the size needed when it is only too big for the buffer.
     {
       buffer_writer measure(measure_only);
-      const result<std::size_t> size = write<Op>(measure, order_id, capture_id, body, key, keyless);
+      const result<std::size_t> size = write<Op>(measure, order_id, item_id, body, key, keyless);
       if (!size) {
         r.error = size.error();
         return false;
@@ -446,7 +539,7 @@ class client {
       }
     }
     const bool retry_safe = row.retry_safe && !keyless;
-    const bool may_retry = retry_safe && (row.post() || config_.retry.retry_gets);
+    const bool may_retry = retry_safe && (row.changes() || config_.retry.retry_gets);
     // A kept-alive connection the server closed while idle is reopened and the request sent
     // again at once, once per call and outside max_attempts, when sending it twice is safe.
     bool may_replay_stale = retry_safe;
@@ -460,16 +553,16 @@ class client {
     log_record rec;
     rec.op = Op;
     rec.order_id = order_id;
-    rec.capture_id = capture_id;
+    rec.item_id = item_id;
 
     std::uint32_t backoff = config_.retry.initial_backoff_ms;
     for (std::uint32_t attempt = 1;; ++attempt) {
       rec.attempt = attempt;
       r.attempts = attempt;
       if (attempt > 1) ++stats_.retries;
-      const attempt_result a = attempt_once<Op>(r, order_id, capture_id, body, key, keyless, rec, start);
+      const attempt_result a = attempt_once<Op>(r, order_id, item_id, body, key, keyless, rec, start);
       if (a.final) {
-        if (a.success && (r.status == row.expected_status || (row.post() && r.status >= 200 && r.status < 300))) {
+        if (a.success && (r.status == row.expected_status || (row.changes() && r.status >= 200 && r.status < 300))) {
           r.error = {};  // an unreadable rest of a 2xx to a POST: applied all the same
           return true;
         }
@@ -508,7 +601,7 @@ class client {
   };
 
   template <operation Op, class T, class Body>
-  attempt_result attempt_once(reply<T>& r, std::string_view order_id, std::string_view capture_id, const Body& body,
+  attempt_result attempt_once(reply<T>& r, std::string_view order_id, std::string_view item_id, const Body& body,
                               std::string_view key, bool keyless, log_record& rec, std::uint64_t start) noexcept {
     attempt_result a;
     r.error = {};
@@ -533,7 +626,7 @@ class client {
     connected_ = true;
 
     buffer_writer out(work_, work_size_);
-    const result<std::size_t> size = write<Op>(out, order_id, capture_id, body, key, keyless);
+    const result<std::size_t> size = write<Op>(out, order_id, item_id, body, key, keyless);
     if (!size) {  // cannot happen after the measuring pass, but never send a broken request
       wipe_request(work_, out.written());
       r.error = size.error();
@@ -561,7 +654,7 @@ class client {
       // A 2xx status line was read, then the answer could not be (too large, malformed): the
       // server applied the POST, and another attempt would get the same unreadable answer.
       const int seen = parser_.status();
-      if (seen >= 200 && seen < 300 && unreadable(received.code()) && info_of(Op).post()) {
+      if (seen >= 200 && seen < 300 && unreadable(received.code()) && info_of(Op).changes()) {
         r.status = seen;
         a.final = true;
         a.success = true;
@@ -636,9 +729,9 @@ class client {
   }
 
   template <operation Op, class Body>
-  result<std::size_t> write(buffer_writer& out, std::string_view order_id, std::string_view capture_id,
+  result<std::size_t> write(buffer_writer& out, std::string_view order_id, std::string_view item_id,
                             const Body& body, std::string_view key, bool keyless) const noexcept {
-    return detail::write_call<Op>(out, config_.request, order_id, capture_id, key, body, config_.validation, keyless);
+    return detail::write_call<Op>(out, config_.request, order_id, item_id, key, body, config_.validation, keyless);
   }
 
   std::uint32_t elapsed(std::uint64_t start) const noexcept {

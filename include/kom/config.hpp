@@ -35,7 +35,7 @@
 
 /// Bytes of a field path rendered as text, e.g. "order_lines[999].product_identifiers.brand"
 /// (an error keeps its field compactly and renders it only for a message). The longest path
-/// kom can report is 69 characters ("[4094].order_lines[4094].product_identifiers.
+/// kom can report is 69 characters ("[4094].order_lines[2046].product_identifiers.
 /// global_trade_item_number"); a longer one would be cut, never overrun.
 #ifndef KOM_MAX_FIELD_PATH
 #define KOM_MAX_FIELD_PATH 72

@@ -34,12 +34,12 @@ enum class errc : int {
   not_in_set = 7,            ///< an enum value that Klarna does not accept
   invalid_utf8 = 8,          ///< text that is not valid UTF-8
   line_total_mismatch = 9,   ///< total_amount != quantity * unit_price - total_discount_amount; detail = expected
-  captured_amount_mismatch = 10,  ///< captured_amount != sum of the lines' total_amount; detail = sum
+  captured_amount_mismatch = 10,  ///< a body's amount (captured_amount, refunded_amount, order_amount) != sum of its lines' total_amount; detail = sum
   arithmetic_overflow = 11,  ///< an amount computation leaves 64-bit range
   invalid_path_id = 12,      ///< an order or capture id that is not 1..255 unreserved URL characters, or is "." or ".."
   invalid_header_value = 13, ///< a header value with CR, LF or another control character
   missing_credentials = 14,  ///< neither username and password nor an API key
-  duplicate_reference = 15,  ///< a capture reference another capture of the same order in the outbox has; detail = its sequence number
+  duplicate_reference = 15,  ///< a reference another capture (or refund) of the same order in the outbox has; detail = its sequence number
 
   // Output.
   buffer_too_small = 100,    ///< the caller's buffer is too small; detail = bytes needed
@@ -95,6 +95,7 @@ enum class errc : int {
   unexpected_status = 601,     ///< an HTTP status the operation does not define (e.g. 200 to a capture); detail = status
   missing_capture_id = 602,    ///< a 201 to a capture without Capture-Id or Location
   invalid_client_setup = 603,  ///< no clock, sleep or random hook where one is needed
+  missing_refund_id = 604,     ///< a 201 to a refund without Refund-Id or Location
 
   // The outbox and its storage (kom/outbox.hpp).
   outbox_not_open = 700,       ///< the outbox was used before a successful open()
@@ -124,7 +125,7 @@ constexpr std::string_view rule_text(errc e) noexcept {
     case errc::invalid_path_id: return "not 1 to 255 characters of A-Z a-z 0-9 - . _ ~";
     case errc::invalid_header_value: return "contains a control character";
     case errc::missing_credentials: return "no credentials: give username and password, or an API key";
-    case errc::duplicate_reference: return "already the reference of another capture of this order in the outbox";
+    case errc::duplicate_reference: return "already the reference of another capture or refund of this order in the outbox";
     case errc::buffer_too_small: return "buffer too small";
     case errc::nesting_too_deep: return "JSON nested too deep";
     case errc::invalid_json_call: return "JSON writer used out of order";
@@ -166,6 +167,7 @@ constexpr std::string_view rule_text(errc e) noexcept {
     case errc::unexpected_status: return "unexpected HTTP status";
     case errc::missing_capture_id: return "capture created but no Capture-Id or Location";
     case errc::invalid_client_setup: return "client hook missing";
+    case errc::missing_refund_id: return "refund created but no Refund-Id or Location";
     case errc::outbox_not_open: return "outbox not opened";
     case errc::invalid_storage: return "outbox storage unusable: missing functions or too small, or no wall clock";
     case errc::no_such_operation: return "no such operation in the outbox";
@@ -251,22 +253,24 @@ class field_path {
 /// Which field an error concerns, in 6 bytes: the type the path starts in (kom::model_type),
 /// up to four steps (each a field's number in its type's description, kom/fields.hpp) and
 /// up to two list indices, taken in turn by the list steps. Rendered as text only when a
-/// message is asked for. Indices above 4094 read as 4094; steps beyond the fourth and
-/// indices beyond the second are dropped (no description nests that deep).
+/// message is asked for. A first index above 4094 reads as 4094, a second above 2046 as 2046
+/// (Klarna's longest list holds 1000 items); steps beyond the fourth and indices beyond the
+/// second are dropped (no description nests that deep).
 class field_ref {
  public:
   static constexpr std::size_t max_steps = 4;     ///< fields on the way, at most
   static constexpr std::size_t max_indices = 2;   ///< list indices on the way, at most
-  static constexpr std::size_t max_index = 4094;  ///< the largest index kept
+  static constexpr std::size_t max_index = 4094;  ///< the largest first index kept
+  static constexpr std::size_t max_second_index = 2046;  ///< the largest second index kept
 
   /// No field.
   constexpr field_ref() noexcept = default;
   /// The start of a path in the type `root`.
   static constexpr field_ref in(model_type root) noexcept {
     field_ref r;
-    r.set(0, 4, static_cast<std::uint64_t>(root));
+    r.set(0, root_bits, static_cast<std::uint64_t>(root));
     for (std::size_t i = 0; i < max_steps; ++i) r.set(step_bit(i), 5, no_step);
-    for (std::size_t i = 0; i < max_indices; ++i) r.set(index_bit(i), 12, no_index);
+    for (std::size_t i = 0; i < max_indices; ++i) r.set(index_bit(i), index_bits(i), no_index(i));
     return r;
   }
   /// A call parameter or setting.
@@ -289,8 +293,9 @@ class field_ref {
   constexpr field_ref item(std::size_t index) const noexcept {
     field_ref r = *this;
     for (std::size_t i = 0; i < max_indices; ++i) {
-      if (r.get(index_bit(i), 12) == no_index) {
-        r.set(index_bit(i), 12, index < max_index ? index : max_index);
+      if (r.get(index_bit(i), index_bits(i)) == no_index(i)) {
+        const std::size_t most = i == 0 ? max_index : max_second_index;
+        r.set(index_bit(i), index_bits(i), index < most ? index : most);
         break;
       }
     }
@@ -298,7 +303,7 @@ class field_ref {
   }
 
   /// The type the path starts in; none when there is no path.
-  constexpr model_type root() const noexcept { return static_cast<model_type>(get(0, 4)); }
+  constexpr model_type root() const noexcept { return static_cast<model_type>(get(0, root_bits)); }
   /// True when there is no field.
   constexpr bool empty() const noexcept { return root() == model_type::none; }
 
@@ -308,8 +313,10 @@ class field_ref {
     model_type type = root();
     std::size_t next_index = 0;
     const auto index_of_list = [&] {
-      const std::uint64_t i = next_index < max_indices ? get(index_bit(next_index++), 12) : no_index;
-      if (i != no_index) out.append_index(static_cast<std::size_t>(i));
+      if (next_index >= max_indices) return;
+      const std::uint64_t i = get(index_bit(next_index), index_bits(next_index));
+      if (i != no_index(next_index)) out.append_index(static_cast<std::size_t>(i));
+      ++next_index;
     };
     if (type == model_type::capture_list) {
       index_of_list();
@@ -334,10 +341,13 @@ class field_ref {
   }
 
  private:
+  // 48 bits: the root (5), four steps (5 each), a 12-bit and an 11-bit index.
+  static constexpr std::size_t root_bits = 5;
   static constexpr std::uint64_t no_step = 31;
-  static constexpr std::uint64_t no_index = 0xFFF;
-  static constexpr std::size_t step_bit(std::size_t i) noexcept { return 4 + 5 * i; }
-  static constexpr std::size_t index_bit(std::size_t i) noexcept { return 24 + 12 * i; }
+  static constexpr std::size_t step_bit(std::size_t i) noexcept { return root_bits + 5 * i; }
+  static constexpr std::size_t index_bits(std::size_t i) noexcept { return i == 0 ? 12 : 11; }
+  static constexpr std::size_t index_bit(std::size_t i) noexcept { return root_bits + 5 * max_steps + 12 * i; }
+  static constexpr std::uint64_t no_index(std::size_t i) noexcept { return (std::uint64_t{1} << index_bits(i)) - 1; }
 
   constexpr std::uint64_t all() const noexcept {
     std::uint64_t v = 0;

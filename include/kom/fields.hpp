@@ -35,6 +35,8 @@ namespace kom {
 namespace limits {
 inline constexpr std::int64_t max_amount = 200000000;  ///< captured_amount and every line amount
 inline constexpr std::int64_t min_captured_amount = 1;  ///< captured_amount
+inline constexpr std::int64_t min_refunded_amount = 1;  ///< refunded_amount (Klarna's spec allows 0; kom does not)
+inline constexpr std::size_t max_merchant_reference = 255;  ///< merchant_reference1 and 2
 inline constexpr std::size_t max_description = 255;     ///< a capture's description
 inline constexpr std::size_t max_reference = 255;       ///< a capture's and a line's reference
 inline constexpr std::size_t max_order_lines = 1000;    ///< order lines of a capture
@@ -70,6 +72,12 @@ enum class model_type : std::uint8_t {
   capture_list = 11,  ///< the array of GET …/captures: items are captures
   error_body = 12,    ///< an error answer's body (kom/json_readers.hpp reads it by hand)
   parameter = 13,     ///< not a model type: the names of kom::parameter
+  refund_request = 14,
+  merchant_references = 15,
+  authorization_update = 16,
+  refund = 17,
+  order_refund = 18,
+  payment_method = 19,
 };
 
 /// What an error can name that is not a field of a model type: a call's parameters and
@@ -91,6 +99,8 @@ enum class parameter : std::uint8_t {
   capture_of,
   record,
   outbox,
+  refund_id,
+  refund_of,
 };
 
 /// What a field holds.
@@ -308,6 +318,57 @@ struct fields_of<shipping_info_update> {
   }
 };
 
+/// refund_request's fields, in the order Klarna documents them.
+template <>
+struct fields_of<refund_request> {
+  static constexpr model_type type = model_type::refund_request;  ///< its number
+  using T = refund_request;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      integer_field<T>{"refunded_amount", &T::refunded_amount, limits::min_refunded_amount, limits::max_amount},
+      text_field<T>{"description", &T::description, limits::max_description},
+      text_field<T>{"reference", &T::reference, limits::max_reference},
+      list_field<T, order_line>{"order_lines", &T::order_lines, 0, limits::max_order_lines});
+  /// Calls v with each field's descriptor, in order.
+  template <class V>
+  static constexpr void visit(V&& v) {
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
+  }
+};
+
+/// merchant_references's fields, in the order Klarna documents them.
+template <>
+struct fields_of<merchant_references> {
+  static constexpr model_type type = model_type::merchant_references;  ///< its number
+  using T = merchant_references;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      text_field<T>{"merchant_reference1", &T::merchant_reference1, limits::max_merchant_reference},
+      text_field<T>{"merchant_reference2", &T::merchant_reference2, limits::max_merchant_reference});
+  /// Calls v with each field's descriptor, in order.
+  template <class V>
+  static constexpr void visit(V&& v) {
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
+  }
+};
+
+/// authorization_update's fields, in the order Klarna documents them.
+template <>
+struct fields_of<authorization_update> {
+  static constexpr model_type type = model_type::authorization_update;  ///< its number
+  using T = authorization_update;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      integer_field<T>{"order_amount", &T::order_amount, 0, limits::max_amount},
+      text_field<T>{"description", &T::description, limits::max_description},
+      list_field<T, order_line>{"order_lines", &T::order_lines, 0, limits::max_order_lines});
+  /// Calls v with each field's descriptor, in order.
+  template <class V>
+  static constexpr void visit(V&& v) {
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
+  }
+};
+
 // ---- responses (read, never validated or sent) ----------------------------------------------
 
 /// address's fields, in the order Klarna documents them.
@@ -327,7 +388,9 @@ struct fields_of<address> {
       text_field<T>{"region", &T::region},
       text_field<T>{"country", &T::country},
       text_field<T>{"email", &T::email},
-      text_field<T>{"phone", &T::phone});
+      text_field<T>{"phone", &T::phone},
+      text_field<T>{"organization_name", &T::organization_name},
+      text_field<T>{"attention", &T::attention});
   /// Calls v with each field's descriptor, in order.
   template <class V>
   static constexpr void visit(V&& v) {
@@ -380,6 +443,62 @@ struct fields_of<order_capture> {
   }
 };
 
+/// refund's fields, in the order Klarna documents them.
+template <>
+struct fields_of<refund> {
+  static constexpr model_type type = model_type::refund;  ///< its number
+  using T = refund;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      text_field<T>{"refund_id", &T::refund_id},
+      integer_field<T>{"refunded_amount", &T::refunded_amount},
+      text_field<T>{"refunded_at", &T::refunded_at},
+      text_field<T>{"description", &T::description},
+      text_field<T>{"reference", &T::reference},
+      list_field<T, order_line>{"order_lines", &T::order_lines});
+  /// Calls v with each field's descriptor, in order.
+  template <class V>
+  static constexpr void visit(V&& v) {
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
+  }
+};
+
+/// order_refund's fields, in the order Klarna documents them.
+template <>
+struct fields_of<order_refund> {
+  static constexpr model_type type = model_type::order_refund;  ///< its number
+  using T = order_refund;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      text_field<T>{"refund_id", &T::refund_id},
+      integer_field<T>{"refunded_amount", &T::refunded_amount},
+      text_field<T>{"refunded_at", &T::refunded_at},
+      text_field<T>{"description", &T::description},
+      text_field<T>{"reference", &T::reference});
+  /// Calls v with each field's descriptor, in order.
+  template <class V>
+  static constexpr void visit(V&& v) {
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
+  }
+};
+
+/// payment_method's fields (an order's initial_payment_method), in the order Klarna documents them.
+template <>
+struct fields_of<payment_method> {
+  static constexpr model_type type = model_type::payment_method;  ///< its number
+  using T = payment_method;  ///< the described type
+  /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
+  static constexpr auto fields = std::make_tuple(
+      text_field<T>{"type", &T::type},
+      text_field<T>{"description", &T::description},
+      optional_integer_field<T>{"number_of_installments", &T::number_of_installments});
+  /// Calls v with each field's descriptor, in order.
+  template <class V>
+  static constexpr void visit(V&& v) {
+    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
+  }
+};
+
 /// order's fields, in the order Klarna documents them.
 template <>
 struct fields_of<order> {
@@ -397,7 +516,16 @@ struct fields_of<order> {
       optional_integer_field<T>{"remaining_authorized_amount", &T::remaining_authorized_amount},
       text_field<T>{"purchase_currency", &T::purchase_currency},
       text_field<T>{"expires_at", &T::expires_at},
-      list_field<T, order_capture>{"captures", &T::captures});
+      list_field<T, order_capture>{"captures", &T::captures},
+      text_field<T>{"klarna_reference", &T::klarna_reference},
+      text_field<T>{"merchant_reference1", &T::merchant_reference1},
+      text_field<T>{"merchant_reference2", &T::merchant_reference2},
+      text_field<T>{"created_at", &T::created_at},
+      text_field<T>{"locale", &T::locale},
+      text_field<T>{"purchase_country", &T::purchase_country},
+      list_field<T, order_line>{"order_lines", &T::order_lines},
+      list_field<T, order_refund>{"refunds", &T::refunds},
+      embedded_field<T, payment_method>{"initial_payment_method", &T::initial_payment_method});
   /// Calls v with each field's descriptor, in order.
   template <class V>
   static constexpr void visit(V&& v) {
@@ -485,7 +613,7 @@ constexpr field_step step_in(std::size_t index) noexcept {
 inline constexpr std::string_view parameter_names[] = {
     "order_id", "capture_id", "idempotency_key", "idempotency_name", "credentials", "credentials.username",
     "credentials.password", "credentials.api_key", "server.host", "server.port", "user_agent.os",
-    "user_agent.pos_model", "user_agent.firmware", "capture_of", "record", "outbox"};
+    "user_agent.pos_model", "user_agent.firmware", "capture_of", "record", "outbox", "refund_id", "refund_of"};
 // An error body's keys, as its reader numbers them (json_field::index).
 inline constexpr field_step error_body_steps[] = {
     {"error_code"}, {"error_messages", true}, {"error_message", true}, {"correlation_id"}, {"service_version"}};
@@ -504,6 +632,12 @@ constexpr field_step step_of(model_type type, std::size_t index) noexcept {
     case model_type::address: return detail::step_in<address>(index);
     case model_type::order: return detail::step_in<order>(index);
     case model_type::order_capture: return detail::step_in<order_capture>(index);
+    case model_type::refund_request: return detail::step_in<refund_request>(index);
+    case model_type::merchant_references: return detail::step_in<merchant_references>(index);
+    case model_type::authorization_update: return detail::step_in<authorization_update>(index);
+    case model_type::refund: return detail::step_in<refund>(index);
+    case model_type::order_refund: return detail::step_in<order_refund>(index);
+    case model_type::payment_method: return detail::step_in<payment_method>(index);
     case model_type::error_body:
       return index < std::size(detail::error_body_steps) ? detail::error_body_steps[index] : field_step{};
     case model_type::parameter:

@@ -362,7 +362,14 @@ class http_response_parser {
     return id.empty() ? detail::http1::last_path_segment(location()) : id;
   }
 
-  /// The `Location` header (a created capture's URL); empty when absent.
+  /// The id of a refund just created: the `Refund-Id` header, else the last path segment of
+  /// `Location`. Empty when neither gives one.
+  std::string_view refund_id() const noexcept {
+    const std::string_view id = header("Refund-Id");
+    return id.empty() ? detail::http1::last_path_segment(location()) : id;
+  }
+
+  /// The `Location` header (a created capture's or refund's URL); empty when absent.
   std::string_view location() const noexcept { return header("Location"); }
 
   /// `Klarna-Correlation-Id`: log it with every failure, Klarna's support asks for it.

@@ -1,5 +1,6 @@
-// kom/json_body.hpp: the exact JSON bodies Klarna expects for a capture and a shipping-info
-// update, validated first and written into the caller's buffer.
+// kom/json_body.hpp: the exact JSON bodies Klarna expects (a capture, a shipping-info update,
+// a refund, merchant references, an authorization update), validated first and written into
+// the caller's buffer.
 //
 // Compact, keys in the order of kom/fields.hpp's descriptions (Klarna's documentation's),
 // unset optional fields left out. A request that fails validation writes nothing; a buffer that is too small gives
@@ -94,19 +95,30 @@ inline result<std::size_t> write_body(const shipping_info_update& request, buffe
   return detail::write_validated(request, out);
 }
 
-/// Convenience over a caller array: `char body[1024]; auto n = kom::write_body(req, body);`
-template <std::size_t N>
-result<std::size_t> write_body(const capture_request& request, char (&buffer)[N],
-                               const validation_options& options = {}) noexcept {
-  buffer_writer out(buffer);
-  return write_body(request, out, options);
+/// Writes the body of a refund (POST …/orders/{order_id}/refunds) after validating it.
+/// Returns the body's size in bytes; errors as for a capture's body. Allocates nothing.
+inline result<std::size_t> write_body(const refund_request& request, buffer_writer& out,
+                                      const validation_options& options = {}) noexcept {
+  return detail::write_validated(request, out, options);
 }
 
-/// The same for a shipping-info update: all N bytes of `buffer`.
-template <std::size_t N>
-result<std::size_t> write_body(const shipping_info_update& request, char (&buffer)[N]) noexcept {
+/// Writes the body of PATCH …/orders/{order_id}/merchant-references after validating it.
+inline result<std::size_t> write_body(const merchant_references& request, buffer_writer& out) noexcept {
+  return detail::write_validated(request, out);
+}
+
+/// Writes the body of PATCH …/orders/{order_id}/authorization after validating it.
+inline result<std::size_t> write_body(const authorization_update& request, buffer_writer& out,
+                                      const validation_options& options = {}) noexcept {
+  return detail::write_validated(request, out, options);
+}
+
+/// Convenience over a caller array, for any of the bodies above:
+/// `char body[1024]; auto n = kom::write_body(req, body);` (options as for `out`).
+template <class Request, std::size_t N, class... Options>
+result<std::size_t> write_body(const Request& request, char (&buffer)[N], const Options&... options) noexcept {
   buffer_writer out(buffer);
-  return write_body(request, out);
+  return write_body(request, out, options...);
 }
 
 /// The exact size of a valid request's body, without writing it.

@@ -78,6 +78,9 @@ void with_read_type(model_type t, F&& f) noexcept {
     case model_type::address: return f(type_tag<address>{});
     case model_type::order: return f(type_tag<order>{});
     case model_type::order_capture: return f(type_tag<order_capture>{});
+    case model_type::refund: return f(type_tag<refund>{});
+    case model_type::order_refund: return f(type_tag<order_refund>{});
+    case model_type::payment_method: return f(type_tag<payment_method>{});
     default: return;
   }
 }
@@ -112,6 +115,7 @@ struct read_pools {
   item_pool<product_identifiers> identifiers;
   item_pool<subscription> subscriptions;
   item_pool<order_capture> order_captures;
+  item_pool<order_refund> order_refunds;
 
   item_pool<capture>& of(type_tag<capture>) noexcept { return captures; }
   item_pool<order_line>& of(type_tag<order_line>) noexcept { return lines; }
@@ -119,9 +123,11 @@ struct read_pools {
   item_pool<product_identifiers>& of(type_tag<product_identifiers>) noexcept { return identifiers; }
   item_pool<subscription>& of(type_tag<subscription>) noexcept { return subscriptions; }
   item_pool<order_capture>& of(type_tag<order_capture>) noexcept { return order_captures; }
+  item_pool<order_refund>& of(type_tag<order_refund>) noexcept { return order_refunds; }
   template <class T>
   item_pool<T>* find(type_tag<T> t) noexcept {
-    if constexpr (std::is_same_v<T, address> || std::is_same_v<T, order>) {
+    if constexpr (std::is_same_v<T, address> || std::is_same_v<T, order> || std::is_same_v<T, refund> ||
+                  std::is_same_v<T, payment_method>) {
       (void)t;
       return nullptr;  // held by value or the root: no pool
     } else {
@@ -132,10 +138,12 @@ struct read_pools {
 
 // Places values by the descriptions: one schema for every described response. The root is
 // one object (`root`) or, with `root` null, a list whose items come from the pool of `type`.
+// `skip_unasked`: a list or object whose pool has no array is skipped (an order read for its
+// amounts); otherwise it has no room, like a full one.
 class described_schema {
  public:
-  described_schema(model_type type, void* root, const read_pools& pools) noexcept
-      : root_type_(type), root_(root), pools_(pools) {}
+  described_schema(model_type type, void* root, const read_pools& pools, bool skip_unasked = false) noexcept
+      : root_type_(type), root_(root), pools_(pools), skip_unasked_(skip_unasked) {}
 
   json_field root() const noexcept {
     return {"", root_ != nullptr ? json_slot::object : json_slot::object_list, static_cast<std::uint8_t>(root_type_), 0};
@@ -158,23 +166,24 @@ class described_schema {
     return n;
   }
 
-  bool open_object(const json_field& f) noexcept {
-    if (depth_ == max_depth) return false;  // not reached: deeper than any description
+  json_open open_object(const json_field& f) noexcept {
+    if (depth_ == max_depth) return json_open::no_room;  // not reached: deeper than any description
     if (depth_ == 0) {
       if (root_ != nullptr) return push(root_type_, root_);
-      bool ok = false;
+      json_open opened = json_open::no_room;
       with_read_type(root_type_, [&](auto tag) {
         using T = typename decltype(tag)::type;
         if (auto* pool = pools_.find(tag)) {
           if (T* item = pool->take(1)) {
             *item = T{};
-            ok = push(root_type_, item);
+            opened = push(root_type_, item);
           }
         }
       });
-      return ok;
+      return opened;
     }
-    return on_field(f, event{event::open, {}, 0});
+    if (!asked_for(f)) return json_open::skipped;
+    return on_field(f, event{event::open, {}, 0}) ? json_open::opened : json_open::no_room;
   }
 
   void close_object(const json_field&) noexcept {
@@ -182,9 +191,11 @@ class described_schema {
   }
 
   // A list that appears again replaces the earlier one, as a repeated field would.
-  void open_list(const json_field& f) noexcept {
-    if (depth_ == 0) return;  // the root list: items come from the pool in order
+  bool open_list(const json_field& f) noexcept {
+    if (depth_ == 0) return true;  // the root list: items come from the pool in order
+    if (!asked_for(f)) return false;
     on_field(f, event{event::list, {}, 0});
+    return true;
   }
   void close_list(const json_field&) noexcept {}
   bool open_text_item(const json_field&) noexcept { return false; }  // no text lists in these types
@@ -192,11 +203,15 @@ class described_schema {
   void text(const json_field& f, std::string_view v) noexcept { on_field(f, event{event::text, v, 0}); }
   void integer(const json_field& f, std::int64_t v) noexcept { on_field(f, event{event::integer, {}, v}); }
 
-  // Something of the capture being read was dropped or cut.
+  // Something of the capture or refund being read was dropped or cut.
   void mark_truncated() noexcept {
     for (std::size_t i = depth_; i-- > 0;) {
       if (frames_[i].type == model_type::capture) {
         static_cast<capture*>(frames_[i].object)->truncated = true;
+        return;
+      }
+      if (frames_[i].type == model_type::refund) {
+        static_cast<refund*>(frames_[i].object)->truncated = true;
         return;
       }
     }
@@ -277,7 +292,7 @@ class described_schema {
     return f.index < top.field_count && top.fields[f.index](*this, top, e);
   }
 
-  bool push(model_type type, void* object) noexcept {
+  json_open push(model_type type, void* object) noexcept {
     frame f{type, object, 0, nullptr, 0};
     with_read_type(type, [&](auto tag) {
       using T = typename decltype(tag)::type;
@@ -285,7 +300,7 @@ class described_schema {
       f.field_count = field_count<T>();
     });
     frames_[depth_++] = f;
-    return true;
+    return json_open::opened;
   }
 
   template <class T, class D>
@@ -298,20 +313,33 @@ class described_schema {
       *child = C{};
       if constexpr (D::kind == field_kind::object) object.*d.member = child;
       else object.*d.member = {pool->items + list_start, pool->used - list_start};
-      return push(fields_of<C>::type, child);
+      push(fields_of<C>::type, child);
+      return true;
     } else if constexpr (D::kind == field_kind::embedded) {
       using C = child_of<D>;
       C* child = &(object.*d.member);
       *child = C{};
-      return push(fields_of<C>::type, child);
+      push(fields_of<C>::type, child);
+      return true;
     } else {
       return false;
     }
   }
 
+  // False for an object or list whose pool has no array: the caller did not ask for it.
+  bool asked_for(const json_field& f) const noexcept {
+    if (!skip_unasked_ || (f.slot != json_slot::object && f.slot != json_slot::object_list)) return true;
+    bool asked = true;
+    with_read_type(static_cast<model_type>(f.id), [&](auto tag) {
+      if (auto* pool = pools_.find(tag)) asked = pool->items != nullptr;
+    });
+    return asked;
+  }
+
   model_type root_type_;
   void* root_;
   mutable read_pools pools_;  // capacity() looks a pool up by type; it changes nothing
+  bool skip_unasked_;
   frame frames_[max_depth] = {};
   std::size_t depth_ = 0;
 };
@@ -353,10 +381,10 @@ class error_body_schema {
   list_view<json_field> fields(std::uint8_t) const noexcept { return error_keys::body_fields; }
   std::size_t capacity(const json_field&) const noexcept { return storage_.messages_capacity; }
 
-  bool open_object(const json_field&) noexcept { return true; }
+  json_open open_object(const json_field&) noexcept { return json_open::opened; }
   void close_object(const json_field&) noexcept {}
   // Both keys add to one list: a body with error_messages and error_message keeps both.
-  void open_list(const json_field&) noexcept {}
+  bool open_list(const json_field&) noexcept { return true; }
   void close_list(const json_field&) noexcept {}
   bool open_text_item(const json_field&) noexcept {
     return storage_.messages != nullptr && used_ < storage_.messages_capacity;
@@ -402,6 +430,9 @@ static_assert(longest_key_of<capture>() < json_reader_limits::scratch &&
               longest_key_of<address>() < json_reader_limits::scratch &&
               longest_key_of<order>() < json_reader_limits::scratch &&
               longest_key_of<order_capture>() < json_reader_limits::scratch &&
+              longest_key_of<refund>() < json_reader_limits::scratch &&
+              longest_key_of<order_refund>() < json_reader_limits::scratch &&
+              longest_key_of<payment_method>() < json_reader_limits::scratch &&
               longest_key(error_keys::body_fields) < json_reader_limits::scratch,
               "a known key is too long for the key scratch");
 static_assert(longest(order_line_type_names) < json_reader_limits::scratch &&
@@ -452,19 +483,39 @@ error read_captures(std::string_view body, capture_list& out, capture (&items)[N
 }
 
 /// Reads an order (the body of GET /ordermanagement/v1/orders/{order_id}) into `out`: status,
-/// fraud status, amounts, currency, expiry and its captures' ids and amounts, with their text,
-/// in `storage` (started afresh). Everything else in the order is skipped. Allocates nothing.
-/// Errors and limits: see the top of this header.
+/// fraud status, amounts, currency, dates, references, locale, country, the initial payment
+/// method, its lines, and its captures' and refunds' ids and amounts, with their text, in
+/// `storage` (started afresh). A list whose array `storage` leaves null is skipped. Everything
+/// else in the order is skipped. Allocates nothing. Errors and limits: see the top of this header.
 inline error read_order(std::string_view body, order& out, order_storage_ref storage,
                         const read_options& options = {}) noexcept {
   out = order{};
   detail::read_pools pools;
   pools.order_captures = {storage.captures, storage.captures_capacity};
-  detail::described_schema schema(model_type::order, &out, pools);
+  pools.order_refunds = {storage.refunds, storage.refunds_capacity};
+  pools.lines = {storage.lines, storage.lines_capacity};
+  pools.identifiers = {storage.identifiers, storage.identifiers_capacity};
+  pools.subscriptions = {storage.subscriptions, storage.subscriptions_capacity};
+  detail::described_schema schema(model_type::order, &out, pools, true);
   bool truncated = false;
   const error e = detail::run_sax_reader(body, detail::schema_ref(schema), storage.text, storage.text_capacity,
                                          options.allow_truncation, &truncated);
   out.truncated = truncated;
+  return e;
+}
+
+/// Reads one refund (the body of GET …/orders/{order_id}/refunds/{refund_id}) into `out`. Its
+/// lines, their product_identifiers and subscriptions, and its text come from `storage`
+/// (a refund_storage, which is a capture_storage), started afresh. Allocates nothing. Errors
+/// and limits: see the top of this header.
+inline error read_refund(std::string_view body, refund& out, capture_storage_ref storage,
+                         const read_options& options = {}) noexcept {
+  out = refund{};
+  detail::described_schema schema(model_type::refund, &out, detail::pools_of(storage, nullptr, 0));
+  bool truncated = false;
+  const error e = detail::run_sax_reader(body, detail::schema_ref(schema), storage.text, storage.text_capacity,
+                                         options.allow_truncation, &truncated);
+  out.truncated = out.truncated || truncated;
   return e;
 }
 

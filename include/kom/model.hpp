@@ -218,6 +218,31 @@ struct shipping_info_update {
   list_view<::kom::shipping_info> shipping_info;    ///< 1..500
 };
 
+/// Body of POST …/orders/{order_id}/refunds: goods returned at the till, or a goodwill refund.
+/// Klarna's spec allows refunded_amount 0; kom refuses it as it refuses a capture of 0 (a
+/// refund of nothing moves no money and only adds a line to the customer's statement).
+struct refund_request {
+  std::int64_t refunded_amount = 0;                 ///< 1..200000000, required
+  std::string_view description;                     ///< <= 255, shown to the customer
+  std::string_view reference;                       ///< <= 255, in settlement files
+  list_view<order_line> order_lines;                ///< <= 1000: the lines returned
+};
+
+/// Body of PATCH …/orders/{order_id}/merchant-references. A reference left empty is not sent
+/// and stays as it is at Klarna; at least one must be given.
+struct merchant_references {
+  std::string_view merchant_reference1;  ///< <= 255: the order number the customer sees (the receipt's)
+  std::string_view merchant_reference2;  ///< <= 255: an internal reference
+};
+
+/// Body of PATCH …/orders/{order_id}/authorization: the basket changed before the goods were
+/// collected. Klarna refuses an amount below what is already captured.
+struct authorization_update {
+  std::int64_t order_amount = 0;                    ///< 0..200000000, required: the new total
+  std::string_view description;                     ///< <= 255: what changed
+  list_view<order_line> order_lines;                ///< <= 1000: the new set of lines
+};
+
 }  // namespace kom
 
 #endif  // KOM_MODEL_HPP

@@ -1,7 +1,7 @@
 // kom/outbox.hpp: the offline outbox. A terminal keeps selling when the link is down: it
-// queues each capture, shipping-info update and send-out here, in its own flash or file,
-// and drains the queue into Klarna whenever the link is back, in order, each operation
-// applied once.
+// queues each capture, shipping-info update, send-out, refund, cancel, release, extension and
+// reference or authorization update here, in its own flash or file, and drains the queue into
+// Klarna whenever the link is back, in order, each operation applied once.
 //
 //   kom::file_storage file;  file.open("/var/lib/pos/outbox", 4096, 16);   // or a flash driver
 //   kom::outbox<> box(file.storage(), {&rtc, rtc_now_ms});                  // wall clock, ms since 1970
@@ -23,14 +23,16 @@
 //
 // Payload: one byte of kind, then LEB128 varints (signed ones zigzag) and strings
 // (varint length, bytes).
-//   operation (kind 1 capture, 2 shipping_info, 3 send_out): order_id, idempotency key,
-//     capture_of (varint sequence number of a queued capture, 0 when none), capture_id,
-//     then the capture_request or shipping_info_update as kom/record_codec.hpp writes it
-//     (field by field from kom/fields.hpp, enums as Klarna's spelling); a send-out has
+//   operation (kind = outbox_op: 1 capture, 2 shipping_info, 3 send_out, 4 refund, 5 cancel,
+//     6 release, 7 extension, 8 merchant references, 9 authorization update): order_id,
+//     idempotency key, capture_of (varint sequence number of a queued capture, 0 when none),
+//     capture_id, then the request (capture_request, shipping_info_update, refund_request,
+//     merchant_references, authorization_update) as kom/record_codec.hpp writes it (field by
+//     field from kom/fields.hpp, enums as Klarna's spelling); the calls without a body have
 //     nothing more.
 //   state change (kind 16 attempted, 17 done, 18 failed, 19 rekeyed, 20 forgotten), always
 //     with the operation's sequence number:
-//     attempted: first-attempt wall time (ms);  done: the capture id (captures);
+//     attempted: first-attempt wall time (ms);  done: the capture or refund id Klarna made;
 //     failed: kom::errc, HTTP status, Klarna's error_code, first message, correlation id
 //     (each cut to 128 bytes);  rekeyed: new first-attempt time, new key.
 //
@@ -71,9 +73,14 @@
 // with a new first-attempt time) BEFORE it is sent, so a link that drops during the resend
 // gets the same new key on the next drain, within a fresh 24-hour window. Captures of one
 // order with equal reference and amount cannot be told apart: give each queued capture its
-// own reference. Shipping-info updates and send-outs older than 24 h are resent with a new
-// stored key too (Klarna offers no way to see a send-out; a duplicate shipping entry or
-// e-mail is the price, a lost one is worse).
+// own reference. A refund follows the same rule through the order's refunds (GET order): found
+// by its reference and refunded_amount, or resent with a new key; append_refund needs a
+// reference of its own too. A cancel or release older than 24 h is marked done when the
+// order's status already shows it (CANCELLED, CLOSED), else resent with a new key.
+// Shipping-info updates, send-outs, extensions and reference or authorization updates older
+// than 24 h are resent with a new stored key (Klarna offers no way to see a send-out; a
+// duplicate shipping entry or e-mail is the price, a lost one is worse; setting the same
+// references or amount twice changes nothing).
 //
 // No heap, no exceptions. Not thread-safe.
 #ifndef KOM_OUTBOX_HPP
@@ -104,9 +111,15 @@ struct wall_clock {
 
 /// The kind of a queued operation (its value is the record kind on flash: stable).
 enum class outbox_op : std::uint8_t {
-  capture = 1,        ///< client::capture
-  shipping_info = 2,  ///< client::append_shipping_info
-  send_out = 3        ///< client::trigger_send_out
+  capture = 1,                          ///< client::capture
+  shipping_info = 2,                    ///< client::append_shipping_info
+  send_out = 3,                         ///< client::trigger_send_out
+  refund = 4,                           ///< client::refund
+  cancel = 5,                           ///< client::cancel
+  release_remaining_authorization = 6,  ///< client::release_remaining_authorization
+  extend_authorization_time = 7,        ///< client::extend_authorization_time
+  merchant_references = 8,              ///< client::update_merchant_references
+  authorization_update = 9,             ///< client::update_authorization
 };
 
 /// The call an outbox operation makes: its row in kom::operations says whether it names a
@@ -116,6 +129,12 @@ constexpr operation operation_of(outbox_op op) noexcept {
     case outbox_op::capture: return operation::capture;
     case outbox_op::shipping_info: return operation::append_shipping_info;
     case outbox_op::send_out: return operation::trigger_send_out;
+    case outbox_op::refund: return operation::refund;
+    case outbox_op::cancel: return operation::cancel;
+    case outbox_op::release_remaining_authorization: return operation::release_remaining_authorization;
+    case outbox_op::extend_authorization_time: return operation::extend_authorization_time;
+    case outbox_op::merchant_references: return operation::update_merchant_references;
+    case outbox_op::authorization_update: return operation::update_authorization;
   }
   return operation::capture;
 }
@@ -127,8 +146,8 @@ enum class outbox_state : std::uint8_t {
   forgotten   ///< dropped by forget(): never sent, removed at the next compaction
 };
 
-/// The capture a shipping-info update or send-out is for: its id, or the sequence number of
-/// a capture queued in the same outbox whose id is not known yet.
+/// The capture a shipping-info update or send-out is for (or a refund returns goods of): its
+/// id, or the sequence number of a capture queued in the same outbox whose id is not known yet.
 struct capture_ref {
   std::string_view capture_id;  ///< a known capture id (used when record is 0)
   std::uint32_t record = 0;     ///< a queued capture's sequence number; 0 when none
@@ -155,9 +174,13 @@ struct outbox_item {
   std::string_view order_id;           ///< the order
   std::string_view idempotency_key;    ///< the key the next attempt carries
   std::string_view capture_id;         ///< given, or (done capture) the one Klarna made
+  std::string_view refund_id;          ///< a done refund: the one Klarna made
   std::uint32_t capture_of = 0;        ///< the queued capture's sequence number, or 0
   capture_request capture;             ///< op == capture
   shipping_info_update shipping;       ///< op == shipping_info
+  refund_request refund;               ///< op == refund
+  merchant_references references;      ///< op == merchant_references
+  authorization_update authorization;  ///< op == authorization_update
   std::uint64_t first_attempt_ms = 0;  ///< wall time of the first attempt (of this key); 0: never sent
   outbox_failure failure;              ///< state == failed
 };
@@ -172,10 +195,10 @@ struct outbox_drain {
   std::size_t pending = 0;     ///< operations still pending afterwards
 };
 
-/// What draining needs of a Klarna client: the three changing calls, the listing of an
-/// order's captures (the 24-hour rule, and a capture whose id was lost) and fresh
-/// idempotency keys. A kom::client is one (outbox_sender::of); a test or another transport
-/// can be another. The replies are the client's (kom/client.hpp): next_step() decides.
+/// What draining needs of a Klarna client: the changing calls, the listing of an order's
+/// captures and the order read (the 24-hour rule, and a capture or refund whose id was lost),
+/// and fresh idempotency keys. A kom::client is one (outbox_sender::of); a test or another
+/// transport can be another. The replies are the client's (kom/client.hpp): next_step() decides.
 struct outbox_sender {
   void* context = nullptr;  ///< passed to every function
   /// client::capture.
@@ -193,6 +216,24 @@ struct outbox_sender {
                                           const read_options& options) = nullptr;
   /// client::new_idempotency_key.
   result<uuid_text> (*new_key_fn)(void* context) = nullptr;
+  /// client::refund.
+  reply<refund_created> (*refund_fn)(void* context, std::string_view order_id, const refund_request& request,
+                                     const post_options& post) = nullptr;
+  /// client::cancel.
+  reply<no_content> (*cancel_fn)(void* context, std::string_view order_id, const post_options& post) = nullptr;
+  /// client::release_remaining_authorization.
+  reply<no_content> (*release_fn)(void* context, std::string_view order_id, const post_options& post) = nullptr;
+  /// client::extend_authorization_time.
+  reply<no_content> (*extend_fn)(void* context, std::string_view order_id, const post_options& post) = nullptr;
+  /// client::update_merchant_references.
+  reply<no_content> (*references_fn)(void* context, std::string_view order_id, const merchant_references& references,
+                                     const post_options& post) = nullptr;
+  /// client::update_authorization.
+  reply<no_content> (*authorization_fn)(void* context, std::string_view order_id, const authorization_update& update,
+                                        const post_options& post) = nullptr;
+  /// client::get_order.
+  reply<order> (*get_order_fn)(void* context, std::string_view order_id, order_storage_ref storage,
+                               const read_options& options) = nullptr;
 
   /// `klarna`'s calls (it must outlive the sender).
   static outbox_sender of(client& klarna) noexcept {
@@ -213,12 +254,34 @@ struct outbox_sender {
       return static_cast<client*>(c)->list_captures(o, items, n, st, opt);
     };
     s.new_key_fn = [](void* c) noexcept { return static_cast<client*>(c)->new_idempotency_key(); };
+    s.refund_fn = [](void* c, std::string_view o, const refund_request& r, const post_options& p) noexcept {
+      return static_cast<client*>(c)->refund(o, r, p);
+    };
+    s.cancel_fn = [](void* c, std::string_view o, const post_options& p) noexcept {
+      return static_cast<client*>(c)->cancel(o, p);
+    };
+    s.release_fn = [](void* c, std::string_view o, const post_options& p) noexcept {
+      return static_cast<client*>(c)->release_remaining_authorization(o, p);
+    };
+    s.extend_fn = [](void* c, std::string_view o, const post_options& p) noexcept {
+      return static_cast<client*>(c)->extend_authorization_time(o, p);
+    };
+    s.references_fn = [](void* c, std::string_view o, const merchant_references& m, const post_options& p) noexcept {
+      return static_cast<client*>(c)->update_merchant_references(o, m, p);
+    };
+    s.authorization_fn = [](void* c, std::string_view o, const authorization_update& u, const post_options& p) noexcept {
+      return static_cast<client*>(c)->update_authorization(o, u, p);
+    };
+    s.get_order_fn = [](void* c, std::string_view o, order_storage_ref st, const read_options& opt) noexcept {
+      return static_cast<client*>(c)->get_order(o, st, opt);
+    };
     return s;
   }
 
   /// True when every function is there.
   bool complete() const noexcept {
-    return capture_fn && shipping_info_fn && send_out_fn && list_captures_fn && new_key_fn;
+    return capture_fn && shipping_info_fn && send_out_fn && list_captures_fn && new_key_fn && refund_fn && cancel_fn &&
+           release_fn && extend_fn && references_fn && authorization_fn && get_order_fn;
   }
 };
 
@@ -229,8 +292,18 @@ inline constexpr std::size_t outbox_max_key = 64;
 inline constexpr std::size_t outbox_max_failure_text = 128;
 
 enum record_kind : std::uint8_t {
-  rk_capture = 1, rk_shipping_info = 2, rk_send_out = 3,
+  rk_capture = 1, rk_shipping_info = 2, rk_send_out = 3,  // operations: outbox_op's values
+  rk_refund = 4, rk_last_op = 9,
   rk_attempted = 16, rk_done = 17, rk_failed = 18, rk_rekeyed = 19, rk_forgotten = 20
+};
+
+// The request an operation record carries: at most one is set.
+struct queued_body {
+  const capture_request* capture = nullptr;
+  const shipping_info_update* shipping = nullptr;
+  const refund_request* refund = nullptr;
+  const merchant_references* references = nullptr;
+  const authorization_update* authorization = nullptr;
 };
 
 inline std::string_view cut(std::string_view s, std::size_t n) noexcept { return s.size() > n ? s.substr(0, n) : s; }
@@ -244,12 +317,13 @@ inline std::string_view cut(std::string_view s, std::size_t n) noexcept { return
 template <class... Capacities>
 class basic_outbox {
   static_assert((detail::capacity_allowed<Capacities, capacity::operations, capacity::record_bytes, capacity::lines,
-                                          capacity::shipping_entries> && ...),
-                "basic_outbox takes operations, record_bytes, lines, shipping_entries");
+                                          capacity::shipping_entries, capacity::refunds> && ...),
+                "basic_outbox takes operations, record_bytes, lines, shipping_entries, refunds");
   static constexpr std::size_t MaxOps = detail::capacity_of<capacity::operations, 64, Capacities...>::value;
   static constexpr std::size_t MaxRecord = detail::capacity_of<capacity::record_bytes, 4096, Capacities...>::value;
   static constexpr std::size_t MaxLines = detail::capacity_of<capacity::lines, 16, Capacities...>::value;
   static constexpr std::size_t MaxShipping = detail::capacity_of<capacity::shipping_entries, 4, Capacities...>::value;
+  static constexpr std::size_t MaxRefunds = detail::capacity_of<capacity::refunds, 16, Capacities...>::value;
   // 512: a state record (a failure with three 128-byte texts) must fit too.
   static_assert(MaxOps > 0 && MaxRecord >= 512 && MaxRecord <= 65535, "record_bytes is 512..65535");
 
@@ -258,6 +332,7 @@ class basic_outbox {
   static constexpr std::size_t max_record = MaxRecord;    ///< payload bytes of one record (512..65535)
   static constexpr std::size_t max_lines = MaxLines;      ///< order lines of one queued capture
   static constexpr std::size_t max_shipping = MaxShipping;  ///< shipping entries of one queued operation
+  static constexpr std::size_t max_refunds = MaxRefunds;  ///< refunds of one order the 24-hour check can read
 
   /// An outbox over `storage` (copied; its context must outlive the outbox), with `clock`.
   /// Reads nothing yet: call open() before anything else. Allocates nothing.
@@ -308,18 +383,14 @@ class basic_outbox {
   result<std::uint32_t> append_capture(std::string_view order_id, const capture_request& request,
                                        std::string_view idempotency_key) noexcept {
     if (::kom::error e = validate(request); !e.ok()) return e;
-    if (request.reference.empty()) return limit(errc::required, field_of<capture_request>(reference_field), 0);
-    const std::uint32_t hash = reference_hash(order_id, request.reference);
-    for (std::size_t i = 0; i < count_; ++i) {
-      const entry& other = entries_[i];
-      if (other.op == outbox_op::capture && other.reference_hash == hash &&
-          (other.state == outbox_state::pending || other.state == outbox_state::done))
-        return limit(errc::duplicate_reference, field_of<capture_request>(reference_field), other.seq);
-    }
+    const field_ref reference = field_of<capture_request>(reference_field);
+    if (::kom::error e = check_reference(outbox_op::capture, order_id, request.reference, reference); !e.ok()) return e;
     if (request.order_lines.size() > MaxLines) return limit(errc::too_many_items, field_of<capture_request>(lines_field), MaxLines);
     if (request.shipping_info.size() > MaxShipping)
       return limit(errc::too_many_items, field_of<capture_request>(capture_shipping_field), MaxShipping);
-    return append_op(detail::rk_capture, order_id, capture_ref{}, idempotency_key, &request, nullptr);
+    detail::queued_body body;
+    body.capture = &request;
+    return append_op(outbox_op::capture, order_id, capture_ref{}, idempotency_key, body);
   }
 
   /// Queues a shipping-info update of `capture` (at most MaxShipping entries). Returns its
@@ -331,14 +402,77 @@ class basic_outbox {
     if (::kom::error e = validate(update); !e.ok()) return e;
     if (update.shipping_info.size() > MaxShipping)
       return limit(errc::too_many_items, field_of<shipping_info_update>(update_shipping_field), MaxShipping);
-    return append_op(detail::rk_shipping_info, order_id, capture, idempotency_key, nullptr, &update);
+    detail::queued_body body;
+    body.shipping = &update;
+    return append_op(outbox_op::shipping_info, order_id, capture, idempotency_key, body);
   }
 
   /// Queues a trigger-send-out of `capture`. Returns its sequence number once committed, or
   /// one of the errors above; required (path capture_of) when `capture` names no queued capture.
   result<std::uint32_t> append_send_out(std::string_view order_id, capture_ref capture,
                                         std::string_view idempotency_key) noexcept {
-    return append_op(detail::rk_send_out, order_id, capture, idempotency_key, nullptr, nullptr);
+    return append_op(outbox_op::send_out, order_id, capture, idempotency_key, {});
+  }
+
+  /// Queues a refund of `order_id` (a return at the till): validated, at most MaxLines order
+  /// lines, and with a `reference` of its own (the return's number): after 24 hours the
+  /// outbox finds a refund whose answer it lost in the order's refunds by that reference and
+  /// its amount, so it refuses a refund without one (required, path "reference") and one whose
+  /// reference a pending or done refund of the same order in the outbox already has
+  /// (duplicate_reference). `returns`, when given by record, names the queued capture the
+  /// goods came from: the refund is sent after it, and fails if it failed (given by id, or
+  /// empty, it changes nothing). Returns its sequence number once committed, or one of the
+  /// errors above.
+  result<std::uint32_t> append_refund(std::string_view order_id, const refund_request& request,
+                                      std::string_view idempotency_key, capture_ref returns = {}) noexcept {
+    if (::kom::error e = validate(request); !e.ok()) return e;
+    const field_ref reference = field_of<refund_request>(refund_reference_field);
+    if (::kom::error e = check_reference(outbox_op::refund, order_id, request.reference, reference); !e.ok()) return e;
+    if (request.order_lines.size() > MaxLines) return limit(errc::too_many_items, field_of<refund_request>(refund_lines_field), MaxLines);
+    detail::queued_body body;
+    body.refund = &request;
+    return append_op(outbox_op::refund, order_id, capture_ref::of_record(returns.record), idempotency_key, body);
+  }
+
+  /// Queues a cancel of `order_id` (a sale voided before anything was captured). After 24
+  /// hours the outbox reads the order first: a CANCELLED order is marked done, not cancelled
+  /// again. Returns its sequence number once committed, or one of the errors above.
+  result<std::uint32_t> append_cancel(std::string_view order_id, std::string_view idempotency_key) noexcept {
+    return append_op(outbox_op::cancel, order_id, capture_ref{}, idempotency_key, {});
+  }
+
+  /// Queues a release of the remaining authorization of `order_id` (the rest of a partly
+  /// collected order is not coming). Queue it after the order's captures: it is sent after
+  /// them. After 24 hours the outbox reads the order first: a CLOSED order is marked done.
+  result<std::uint32_t> append_release_remaining_authorization(std::string_view order_id,
+                                                               std::string_view idempotency_key) noexcept {
+    return append_op(outbox_op::release_remaining_authorization, order_id, capture_ref{}, idempotency_key, {});
+  }
+
+  /// Queues an extension of the authorization time of `order_id`.
+  result<std::uint32_t> append_extend_authorization_time(std::string_view order_id,
+                                                         std::string_view idempotency_key) noexcept {
+    return append_op(outbox_op::extend_authorization_time, order_id, capture_ref{}, idempotency_key, {});
+  }
+
+  /// Queues an update of the merchant references of `order_id` (validated).
+  result<std::uint32_t> append_merchant_references(std::string_view order_id, const merchant_references& references,
+                                                   std::string_view idempotency_key) noexcept {
+    if (::kom::error e = validate(references); !e.ok()) return e;
+    detail::queued_body body;
+    body.references = &references;
+    return append_op(outbox_op::merchant_references, order_id, capture_ref{}, idempotency_key, body);
+  }
+
+  /// Queues an update of the authorization of `order_id` (validated, at most MaxLines lines).
+  result<std::uint32_t> append_authorization_update(std::string_view order_id, const authorization_update& update,
+                                                    std::string_view idempotency_key) noexcept {
+    if (::kom::error e = validate(update); !e.ok()) return e;
+    if (update.order_lines.size() > MaxLines)
+      return limit(errc::too_many_items, field_of<authorization_update>(authorization_lines_field), MaxLines);
+    detail::queued_body body;
+    body.authorization = &update;
+    return append_op(outbox_op::authorization_update, order_id, capture_ref{}, idempotency_key, body);
   }
 
   // ---- reading -------------------------------------------------------------------------------
@@ -498,6 +632,24 @@ class basic_outbox {
   static constexpr std::size_t lines_field = field_index<capture_request>("order_lines");
   static constexpr std::size_t capture_shipping_field = field_index<capture_request>("shipping_info");
   static constexpr std::size_t update_shipping_field = field_index<shipping_info_update>("shipping_info");
+  static constexpr std::size_t refund_reference_field = field_index<refund_request>("reference");
+  static constexpr std::size_t refund_lines_field = field_index<refund_request>("order_lines");
+  static constexpr std::size_t authorization_lines_field = field_index<authorization_update>("order_lines");
+
+  // A capture or refund must carry a reference no pending or done one of the same kind and
+  // order in the outbox has: the 24-hour check finds it at Klarna by that reference.
+  ::kom::error check_reference(outbox_op op, std::string_view order_id, std::string_view reference,
+                               field_ref where) const noexcept {
+    if (reference.empty()) return limit(errc::required, where, 0);
+    const std::uint32_t hash = reference_hash(order_id, reference);
+    for (std::size_t i = 0; i < count_; ++i) {
+      const entry& other = entries_[i];
+      if (other.op == op && other.reference_hash == hash &&
+          (other.state == outbox_state::pending || other.state == outbox_state::done))
+        return limit(errc::duplicate_reference, where, other.seq);
+    }
+    return {};
+  }
 
   using log_type = record_log<MaxRecord>;
   using read_result = typename log_type::read_result;
@@ -522,7 +674,7 @@ class basic_outbox {
   void apply(std::uint32_t off, std::uint32_t seq, std::size_t payload) noexcept {
     detail::record_reader r(log_.buffer(), payload);
     const std::uint8_t kind = r.byte();
-    if (kind >= detail::rk_capture && kind <= detail::rk_send_out) {
+    if (kind >= detail::rk_capture && kind <= detail::rk_last_op) {
       if (count_ >= MaxOps) return;  // cannot happen: appends keep within MaxOps
       entry& e = entries_[count_];
       e = entry{};
@@ -543,6 +695,11 @@ class basic_outbox {
           detail::decode_fields(r, c, none, reference_field + 1);
         }
         e.reference_hash = reference_hash(order_id, c.reference);
+      } else if (kind == detail::rk_refund) {
+        refund_request rr;
+        detail::record_space none;
+        detail::decode_fields(r, rr, none, refund_reference_field + 1);
+        e.reference_hash = reference_hash(order_id, rr.reference);
       }
       if (r.bad() || key.size() > detail::outbox_max_key) return;
       set_key(e, key);
@@ -583,16 +740,24 @@ class basic_outbox {
 
   // Reads an operation record's request, after its common prefix, in the active area's
   // format; its lines and shipping entries go to this outbox's arrays.
-  bool decode_request(detail::record_reader& r, std::uint8_t kind, capture_request& c,
-                      shipping_info_update& u) noexcept {
+  bool decode_request(detail::record_reader& r, outbox_item& item) noexcept {
     detail::record_space space{{lines_, MaxLines}, {identifiers_, MaxLines}, {subscriptions_, MaxLines},
                                {shipping_, MaxShipping}};
-    if (log_.format() == 1) {
-      if (kind == detail::rk_capture) detail::v1::decode_capture(r, c, space);
-      else if (kind == detail::rk_shipping_info) detail::v1::decode_update(r, u, space);
-    } else {
-      if (kind == detail::rk_capture) detail::decode_object(r, c, space);
-      else if (kind == detail::rk_shipping_info) detail::decode_object(r, u, space);
+    if (log_.format() == 1) {  // kom 0.1.0 queued captures, shipping info and send-outs only
+      if (item.op == outbox_op::capture) detail::v1::decode_capture(r, item.capture, space);
+      else if (item.op == outbox_op::shipping_info) detail::v1::decode_update(r, item.shipping, space);
+      return !r.bad();
+    }
+    switch (item.op) {
+      case outbox_op::capture: detail::decode_object(r, item.capture, space); break;
+      case outbox_op::shipping_info: detail::decode_object(r, item.shipping, space); break;
+      case outbox_op::refund: detail::decode_object(r, item.refund, space); break;
+      case outbox_op::merchant_references: detail::decode_object(r, item.references, space); break;
+      case outbox_op::authorization_update: detail::decode_object(r, item.authorization, space); break;
+      case outbox_op::send_out:
+      case outbox_op::cancel:
+      case outbox_op::release_remaining_authorization:
+      case outbox_op::extend_authorization_time: break;
     }
     return !r.bad();
   }
@@ -623,19 +788,27 @@ class basic_outbox {
 
   // ---- appending ----
 
-  result<std::uint32_t> append_op(std::uint8_t kind, std::string_view order_id, capture_ref capture,
-                                  std::string_view key, const capture_request* c, const shipping_info_update* u) noexcept {
+  // Every queued call carries its key: what makes sending it again after a reboot safe.
+  static constexpr bool all_keyed() noexcept {
+    for (std::uint8_t k = detail::rk_capture; k <= detail::rk_last_op; ++k)
+      if (!info_of(operation_of(static_cast<outbox_op>(k))).idempotency_key) return false;
+    return true;
+  }
+  static_assert(all_keyed(), "every queued call carries an idempotency key");
+
+  // `capture`: the capture the call's path names (shipping info, send-out), or, by record
+  // only, the capture it must follow (a refund).
+  result<std::uint32_t> append_op(outbox_op op, std::string_view order_id, capture_ref capture, std::string_view key,
+                                  const detail::queued_body& body) noexcept {
     if (!opened_) return ::kom::error(errc::outbox_not_open);
-    const operation_info& call = info_of(operation_of(static_cast<outbox_op>(kind)));
-    // Every queued call is a POST with its key: what makes sending it again after a reboot safe.
-    static_assert(info_of(operation::capture).idempotency_key && info_of(operation::append_shipping_info).idempotency_key &&
-                  info_of(operation::trigger_send_out).idempotency_key);
+    const auto kind = static_cast<std::uint8_t>(op);
+    const operation_info& call = info_of(operation_of(op));
     if (key.empty()) return limit(errc::required, parameter::idempotency_key, 0);
     if (key.size() > detail::outbox_max_key) return limit(errc::too_long, parameter::idempotency_key, detail::outbox_max_key);
     if (::kom::error e = detail::check_path_id(parameter::order_id, order_id); !e.ok()) return e;
     std::uint32_t capture_of = 0;
     std::string_view capture_id = capture.capture_id;
-    if (call.capture_id) {
+    if (call.capture_id() || capture.record != 0) {
       if (capture.record != 0) {
         entry* target = find(capture.record);
         if (target == nullptr || target->op != outbox_op::capture)
@@ -655,34 +828,36 @@ class basic_outbox {
       if (!e.ok()) return e;
       if (count_ >= MaxOps) return limit(errc::too_many_items, parameter::outbox, MaxOps);
     }
-    const result<std::size_t> size = encode_op(kind, order_id, key, capture_of, capture_id, c, u);
+    const result<std::size_t> size = encode_op(kind, order_id, key, capture_of, capture_id, body);
     if (!size) return size.error();
     if (!log_.fits(*size)) {
       // Compaction uses the log's buffer as its copy buffer: encode again afterwards.
       if (::kom::error e = compact_into(log_type::total_size(*size)); !e.ok()) return e;
-      (void)encode_op(kind, order_id, key, capture_of, capture_id, c, u);
+      (void)encode_op(kind, order_id, key, capture_of, capture_id, body);
     }
     return append_record(log_.buffer(), *size);
   }
 
   // An operation record: kind, order id, first key, capture_of, capture id, then the request.
   static void write_op(detail::record_writer& w, std::uint8_t kind, std::string_view order_id, std::string_view key,
-                       std::uint32_t capture_of, std::string_view capture_id, const capture_request* c,
-                       const shipping_info_update* u) noexcept {
+                       std::uint32_t capture_of, std::string_view capture_id, const detail::queued_body& body) noexcept {
     w.byte(kind);
     w.text(order_id);
     w.text(key);
     w.uvar(capture_of);
     w.text(capture_of != 0 ? std::string_view() : capture_id);
-    if (c != nullptr) detail::encode_object(w, *c);
-    else if (u != nullptr) detail::encode_object(w, *u);
+    if (body.capture != nullptr) detail::encode_object(w, *body.capture);
+    else if (body.shipping != nullptr) detail::encode_object(w, *body.shipping);
+    else if (body.refund != nullptr) detail::encode_object(w, *body.refund);
+    else if (body.references != nullptr) detail::encode_object(w, *body.references);
+    else if (body.authorization != nullptr) detail::encode_object(w, *body.authorization);
   }
 
   result<std::size_t> encode_op(std::uint8_t kind, std::string_view order_id, std::string_view key,
-                                std::uint32_t capture_of, std::string_view capture_id, const capture_request* c,
-                                const shipping_info_update* u) noexcept {
+                                std::uint32_t capture_of, std::string_view capture_id,
+                                const detail::queued_body& body) noexcept {
     detail::record_writer w(log_.buffer(), MaxRecord);
-    write_op(w, kind, order_id, key, capture_of, capture_id, c, u);
+    write_op(w, kind, order_id, key, capture_of, capture_id, body);
     if (w.overflow()) return limit(errc::too_long, parameter::record, MaxRecord);
     return w.size();
   }
@@ -779,11 +954,26 @@ class basic_outbox {
     // A done capture's id came from its done record: the operation record itself has none.
     const std::string_view capture_id = item.op == outbox_op::capture ? std::string_view() : item.capture_id;
     write_op(w, static_cast<std::uint8_t>(item.op), item.order_id, e.original_key(), item.capture_of, capture_id,
-             item.op == outbox_op::capture ? &item.capture : nullptr,
-             item.op == outbox_op::shipping_info ? &item.shipping : nullptr);
+             body_of(item));
   }
 
   // ---- reading an operation back ----
+
+  static detail::queued_body body_of(const outbox_item& item) noexcept {
+    detail::queued_body body;
+    switch (item.op) {
+      case outbox_op::capture: body.capture = &item.capture; break;
+      case outbox_op::shipping_info: body.shipping = &item.shipping; break;
+      case outbox_op::refund: body.refund = &item.refund; break;
+      case outbox_op::merchant_references: body.references = &item.references; break;
+      case outbox_op::authorization_update: body.authorization = &item.authorization; break;
+      case outbox_op::send_out:
+      case outbox_op::cancel:
+      case outbox_op::release_remaining_authorization:
+      case outbox_op::extend_authorization_time: break;
+    }
+    return body;
+  }
 
   ::kom::error read_entry(entry& e, outbox_item& item) noexcept {
     item = outbox_item{};
@@ -799,7 +989,7 @@ class basic_outbox {
     item.capture_of = static_cast<std::uint32_t>(r.uvar());
     item.capture_id = r.text();
     item.first_attempt_ms = e.first_attempt_ms;
-    if (!decode_request(r, static_cast<std::uint8_t>(item.op), item.capture, item.shipping))
+    if (!decode_request(r, item))
       return ::kom::error(errc::record_corrupt);
     if (r.bad()) return ::kom::error(errc::record_corrupt);
     if (e.final_off != 0) {  // the done or failed record, into aux_
@@ -814,6 +1004,7 @@ class basic_outbox {
       if (kind == detail::rk_done) {
         const std::string_view id = s.text();
         if (item.op == outbox_op::capture) item.capture_id = id;
+        if (item.op == outbox_op::refund) item.refund_id = id;
       } else if (kind == detail::rk_failed) {
         item.failure.code = static_cast<errc>(s.svar());
         item.failure.status = static_cast<int>(s.svar());
@@ -947,11 +1138,97 @@ class basic_outbox {
     return s;
   }
 
+  // Reads the order for the 24-hour rule and a refund whose id was lost: only its status and
+  // refunds, their text in the caller's capture storage (its other lists are not read).
+  reply<order> read_order_state(const outbox_sender& klarna, std::string_view order_id,
+                                capture_storage_ref storage) noexcept {
+    order_storage_ref refunds_only;
+    refunds_only.refunds = refunds_;
+    refunds_only.refunds_capacity = MaxRefunds;
+    refunds_only.text = storage.text;
+    refunds_only.text_capacity = storage.text_capacity;
+    read_options lenient;  // a list too long for the array still shows what was read
+    lenient.allow_truncation = true;
+    return klarna.get_order_fn(klarna.context, order_id, refunds_only, lenient);
+  }
+
+  // Looks for the refund `item` queued among the order's refunds: the same reference (unique
+  // among the outbox's refunds of an order) and refunded_amount.
+  search find_refund(const outbox_sender& klarna, const outbox_item& item, capture_storage_ref storage,
+                     char (&refund_id)[256], std::size_t& id_size, reply<order>& read) noexcept {
+    read = read_order_state(klarna, item.order_id, storage);
+    if (!read.ok()) return search::stopped;
+    for (const order_refund& f : read.value.refunds) {
+      if (f.reference == item.refund.reference && f.refunded_amount == item.refund.refunded_amount) {
+        id_size = f.refund_id.size() < 256 ? f.refund_id.size() : 255;
+        if (id_size != 0) std::memcpy(refund_id, f.refund_id.data(), id_size);
+        return search::found;
+      }
+    }
+    if (read.value.truncated) {  // not every refund could be read: do not risk a second one
+      read.error = ::kom::error(errc::json_too_many_items, static_cast<std::int64_t>(MaxRefunds));
+      return search::stopped;
+    }
+    return search::absent;
+  }
+
+  // A failed listing or order read: an order Klarna does not know (a refusal) can have no
+  // capture or refund either, so the operation fails; anything else stops the drain.
+  template <class T>
+  step listing_failed(std::uint32_t seq, const reply<T>& read) noexcept {
+    if (read.error.code() == errc::http_error && read.next_step() == outcome::refused) return settle(seq, read, {});
+    return stop_drain(read.error);
+  }
+
+  // The 24-hour rule, before an operation whose key Klarna may have forgotten is sent again:
+  // true with `s` set when it is settled without sending (found done at Klarna, or a failed
+  // look), false when it is to be resent with a new key.
+  bool settled_by_looking(const outbox_sender& klarna, const entry& e, ::kom::capture* items, std::size_t capacity,
+                          capture_storage_ref storage, char (&id)[256], std::size_t& id_size, step& s) noexcept {
+    if (e.op != outbox_op::capture && e.op != outbox_op::refund && e.op != outbox_op::cancel &&
+        e.op != outbox_op::release_remaining_authorization)
+      return false;  // nothing to look at: a duplicate entry or e-mail is the price, a lost one is worse
+    outbox_item item;
+    if (::kom::error err = read(e.seq, item); !err.ok()) {
+      s = stop_drain(err);
+      return true;
+    }
+    if (e.op == outbox_op::capture) {
+      reply<capture_list> list;
+      switch (find_listed(klarna, item, items, capacity, storage, id, id_size, list)) {
+        case search::found: s = mark_found(e.seq, std::string_view(id, id_size)); return true;
+        case search::absent: return false;
+        case search::stopped: s = listing_failed(e.seq, list); return true;
+      }
+      return false;
+    }
+    if (e.op == outbox_op::refund) {
+      reply<order> read_back;
+      switch (find_refund(klarna, item, storage, id, id_size, read_back)) {
+        case search::found: s = mark_found(e.seq, std::string_view(id, id_size)); return true;
+        case search::absent: return false;
+        case search::stopped: s = listing_failed(e.seq, read_back); return true;
+      }
+      return false;
+    }
+    // A cancel or release shows in the order's status.
+    const reply<order> o = read_order_state(klarna, item.order_id, storage);
+    if (!o.ok()) {
+      s = listing_failed(e.seq, o);
+      return true;
+    }
+    const order_status applied =
+        e.op == outbox_op::cancel ? order_status::cancelled : order_status::closed;
+    if (o.value.status != applied) return false;
+    s = mark_found(e.seq, {});
+    return true;
+  }
+
   step drain_one(const outbox_sender& klarna, entry& e_in, ::kom::capture* items, std::size_t capacity,
                  capture_storage_ref storage) noexcept {
     const std::uint32_t seq = e_in.seq;
     const std::uint32_t capture_of = e_in.capture_of;
-    // The capture this operation is for, when it was queued by record.
+    // The capture this operation is for (or follows), when it was queued by record.
     char capture_id[256];
     std::size_t capture_id_size = 0;
     if (capture_of != 0) {
@@ -980,19 +1257,10 @@ class basic_outbox {
     if (e->first_attempt_ms == 0) {
       if (::kom::error err = mark_timing(seq, now == 0 ? 1 : now, {}); !err.ok()) return stop_drain(err);
     } else if (now >= e->first_attempt_ms && now - e->first_attempt_ms >= detail::outbox_key_lifetime_ms) {
-      if (e->op == outbox_op::capture) {
-        outbox_item item;
-        if (::kom::error err = read(seq, item); !err.ok()) return stop_drain(err);
-        reply<capture_list> list;
-        switch (find_listed(klarna, item, items, capacity, storage, capture_id, capture_id_size, list)) {
-          case search::found: return mark_found(seq, std::string_view(capture_id, capture_id_size));
-          case search::absent: break;  // resent below with a new key
-          case search::stopped:
-            // An order Klarna does not know (a refused listing) can have no capture either.
-            if (list.error.code() == errc::http_error && list.next_step() == outcome::refused) return settle(seq, list, {});
-            return stop_drain(list.error);
-        }
-      }
+      char found_id[256];
+      std::size_t found_size = 0;
+      step s;
+      if (settled_by_looking(klarna, *e, items, capacity, storage, found_id, found_size, s)) return s;
       const result<uuid_text> fresh = klarna.new_key_fn(klarna.context);
       if (!fresh) return stop_drain(fresh.error());
       if (::kom::error err = mark_timing(seq, now, fresh->view()); !err.ok()) return stop_drain(err);
@@ -1007,9 +1275,10 @@ class basic_outbox {
     outbox_item item;
     if (::kom::error err = read(seq, item); !err.ok()) return stop_drain(err);
     if (capture_of != 0) item.capture_id = std::string_view(capture_id, capture_id_size);
+    void* const c = klarna.context;
     switch (item.op) {
       case outbox_op::capture: {
-        reply<capture_created> r = klarna.capture_fn(klarna.context, item.order_id, item.capture, post);
+        reply<capture_created> r = klarna.capture_fn(c, item.order_id, item.capture, post);
         if (r.next_step() == outcome::applied_id_unknown) {
           // Klarna made the capture but its id was not readable: find it by its reference.
           reply<capture_list> list;
@@ -1023,14 +1292,32 @@ class basic_outbox {
         if (n != 0) std::memcpy(capture_id, r.value.capture_id.data(), n);  // no id: a null view
         return settle(seq, r, std::string_view(capture_id, n));
       }
-      case outbox_op::shipping_info: {
-        reply<no_content> r = klarna.shipping_info_fn(klarna.context, item.order_id, item.capture_id, item.shipping, post);
-        return settle(seq, r, {});
+      case outbox_op::refund: {
+        reply<refund_created> r = klarna.refund_fn(c, item.order_id, item.refund, post);
+        char refund_id[256];
+        std::size_t n = 0;
+        if (r.next_step() == outcome::applied_id_unknown) {
+          // Klarna made the refund but its id was not readable: find it in the order.
+          reply<order> read_back;
+          if (find_refund(klarna, item, storage, refund_id, n, read_back) == search::found)
+            return mark_found(seq, std::string_view(refund_id, n));
+          return stop_drain(read_back.ok() ? r.error : read_back.error);
+        }
+        n = r.value.refund_id.size() < 256 ? r.value.refund_id.size() : 255;
+        if (n != 0) std::memcpy(refund_id, r.value.refund_id.data(), n);
+        return settle(seq, r, std::string_view(refund_id, n));
       }
-      case outbox_op::send_out: {
-        reply<no_content> r = klarna.send_out_fn(klarna.context, item.order_id, item.capture_id, post);
-        return settle(seq, r, {});
-      }
+      case outbox_op::shipping_info:
+        return settle(seq, klarna.shipping_info_fn(c, item.order_id, item.capture_id, item.shipping, post), {});
+      case outbox_op::send_out: return settle(seq, klarna.send_out_fn(c, item.order_id, item.capture_id, post), {});
+      case outbox_op::cancel: return settle(seq, klarna.cancel_fn(c, item.order_id, post), {});
+      case outbox_op::release_remaining_authorization:
+        return settle(seq, klarna.release_fn(c, item.order_id, post), {});
+      case outbox_op::extend_authorization_time: return settle(seq, klarna.extend_fn(c, item.order_id, post), {});
+      case outbox_op::merchant_references:
+        return settle(seq, klarna.references_fn(c, item.order_id, item.references, post), {});
+      case outbox_op::authorization_update:
+        return settle(seq, klarna.authorization_fn(c, item.order_id, item.authorization, post), {});
     }
     return {};
   }
@@ -1046,6 +1333,7 @@ class basic_outbox {
   product_identifiers identifiers_[MaxLines ? MaxLines : 1];
   subscription subscriptions_[MaxLines ? MaxLines : 1];
   shipping_info shipping_[MaxShipping ? MaxShipping : 1];
+  order_refund refunds_[MaxRefunds ? MaxRefunds : 1];  // the 24-hour check's view of an order's refunds
 };
 
 /// The outbox with the default limits: 64 operations, 4 KiB per operation, 16 lines, 4 shipping entries.

@@ -114,8 +114,7 @@ constexpr klarna_error_code klarna_error_code_from_string(std::string_view s) no
 
 // ---- results -------------------------------------------------------------------------------
 
-/// A billing or shipping address as a capture reports it. (Klarna's 2024 schema adds
-/// `attention` and `organization_name`; kom skips them.)
+/// A billing or shipping address as a capture reports it.
 struct address {
   std::string_view given_name;       ///< first name
   std::string_view family_name;      ///< last name
@@ -128,6 +127,8 @@ struct address {
   std::string_view country;   ///< ISO 3166 alpha-2, as sent ("US" or "us")
   std::string_view email;            ///< e-mail address
   std::string_view phone;            ///< phone number
+  std::string_view organization_name;  ///< a business customer's company (B2B receipts)
+  std::string_view attention;        ///< a business customer's contact person
 };
 
 /// One capture: GET /ordermanagement/v1/orders/{order_id}/captures/{capture_id}, or one item
@@ -166,6 +167,37 @@ struct order_capture {
   std::string_view captured_at;         ///< ISO 8601 as sent
 };
 
+/// One refund: GET …/orders/{order_id}/refunds/{refund_id}. Amounts in minor units.
+struct refund {
+  std::string_view refund_id;           ///< Klarna's id of the refund
+  std::int64_t refunded_amount = 0;     ///< the amount refunded
+  std::string_view refunded_at;         ///< ISO 8601 as sent
+  std::string_view description;         ///< as given at refund
+  std::string_view reference;           ///< the merchant's reference, as given at refund
+  list_view<order_line> order_lines;    ///< the lines returned, in the storage
+  /// Something of this refund was dropped or cut to fit the storage (only when the read
+  /// allowed truncation).
+  bool truncated = false;
+};
+
+/// A refund as an order lists it (its lines are not read): enough for a till to see that a
+/// return was already refunded.
+struct order_refund {
+  std::string_view refund_id;           ///< Klarna's id of the refund
+  std::int64_t refunded_amount = 0;     ///< minor units; 0 when absent
+  std::string_view refunded_at;         ///< ISO 8601 as sent
+  std::string_view description;         ///< as given at refund
+  std::string_view reference;           ///< the merchant's reference, as given at refund
+};
+
+/// How the customer chose to pay (an order's `initial_payment_method`), for the receipt.
+struct payment_method {
+  /// Klarna's type as sent: ACCOUNT, CARD, FIXED_AMOUNT, INVOICE, PAY_IN_X, ... (an open set).
+  std::string_view type;
+  std::string_view description;         ///< e.g. "Slice it (Fixed Payments)"
+  std::optional<std::int64_t> number_of_installments;  ///< when the method has installments
+};
+
 /// GET /ordermanagement/v1/orders/{order_id}: what a terminal needs to decide on a capture.
 /// The amounts are std::optional because a missing amount is not a zero amount: with no
 /// remaining_authorized_amount, nothing is known about what may still be captured.
@@ -183,7 +215,16 @@ struct order {
   std::string_view purchase_currency;           ///< ISO 4217 as sent ("USD" or "usd")
   std::string_view expires_at;                  ///< ISO 8601: capture only before this time
   list_view<order_capture> captures;            ///< the order's captures, in the storage
-  bool truncated = false;                       ///< captures or text dropped or cut to fit
+  std::string_view klarna_reference;            ///< customer-facing, e.g. "K4MADNY"
+  std::string_view merchant_reference1;         ///< the merchant's order number
+  std::string_view merchant_reference2;         ///< the merchant's internal reference
+  std::string_view created_at;                  ///< ISO 8601: when the customer bought
+  std::string_view locale;                      ///< RFC 1766, e.g. "en-us"
+  std::string_view purchase_country;            ///< ISO 3166-1 alpha-2 as sent
+  list_view<order_line> order_lines;            ///< the order's lines: a return is picked from them
+  list_view<order_refund> refunds;              ///< refunds so far: a till must not refund twice
+  payment_method initial_payment_method;        ///< for the receipt; empty when absent
+  bool truncated = false;                       ///< something dropped or cut to fit
 };
 
 /// The body of an Order Management error (4xx, 5xx): {error_code, error_messages,
@@ -237,6 +278,11 @@ struct subscriptions {
 template <std::size_t N>
 /// Capacity: an order's captures kept.
 struct captures {
+  static constexpr std::size_t value = N;  ///< the capacity
+};
+template <std::size_t N>
+/// Capacity: an order's refunds kept.
+struct refunds {
   static constexpr std::size_t value = N;  ///< the capacity
 };
 template <std::size_t N>
@@ -329,31 +375,59 @@ class capture_storage {
   char text_[text_capacity ? text_capacity : 1];
 };
 
-/// The memory an order read fills (made by order_storage).
+/// Storage for reading one refund (GET …/refunds/{refund_id}): the same memory as a capture's
+/// (its lines, their product_identifiers and subscriptions, and text).
+template <class... Capacities>
+using refund_storage = capture_storage<Capacities...>;
+
+/// The memory an order read fills (made by order_storage). A null array is not read: that
+/// list is skipped, and does not count as truncation (an order read only for its amounts).
 struct order_storage_ref {
   order_capture* captures = nullptr;   ///< the order's captures
   std::size_t captures_capacity = 0;   ///< number of `captures`
+  order_refund* refunds = nullptr;     ///< the order's refunds
+  std::size_t refunds_capacity = 0;    ///< number of `refunds`
+  order_line* lines = nullptr;         ///< the order's lines
+  std::size_t lines_capacity = 0;      ///< number of `lines`
+  product_identifiers* identifiers = nullptr;    ///< the lines' product_identifiers
+  std::size_t identifiers_capacity = 0;          ///< number of `identifiers`
+  ::kom::subscription* subscriptions = nullptr;  ///< the lines' subscriptions
+  std::size_t subscriptions_capacity = 0;        ///< number of `subscriptions`
   char* text = nullptr;                ///< every kept string, unescaped
   std::size_t text_capacity = 0;       ///< bytes of `text`
 };
 
-/// Storage for reading an order: its captures' ids and amounts, and its text. Capacities
-/// (kom::capacity, any order): captures (8), text_bytes (1024).
+/// Storage for reading an order: its captures' and refunds' ids and amounts, its lines, and
+/// its text. Capacities (kom::capacity, any order): captures (8), refunds (8), lines (16),
+/// product_identifiers (4), subscriptions (4), text_bytes (2048).
 template <class... Capacities>
 class order_storage {
-  static_assert((detail::capacity_allowed<Capacities, capacity::captures, capacity::text_bytes> && ...),
-                "order_storage takes captures, text_bytes");
+  static_assert((detail::capacity_allowed<Capacities, capacity::captures, capacity::refunds, capacity::lines,
+                                          capacity::product_identifiers, capacity::subscriptions,
+                                          capacity::text_bytes> && ...),
+                "order_storage takes captures, refunds, lines, product_identifiers, subscriptions, text_bytes");
 
  public:
   static constexpr std::size_t captures_capacity = detail::capacity_of<capacity::captures, 8, Capacities...>::value;  ///< captures of the order kept
-  static constexpr std::size_t text_capacity = detail::capacity_of<capacity::text_bytes, 1024, Capacities...>::value;  ///< bytes of text
+  static constexpr std::size_t refunds_capacity = detail::capacity_of<capacity::refunds, 8, Capacities...>::value;  ///< refunds of the order kept
+  static constexpr std::size_t lines_capacity = detail::capacity_of<capacity::lines, 16, Capacities...>::value;  ///< order lines kept
+  static constexpr std::size_t identifiers_capacity = detail::capacity_of<capacity::product_identifiers, 4, Capacities...>::value;  ///< lines' product_identifiers kept
+  static constexpr std::size_t subscriptions_capacity = detail::capacity_of<capacity::subscriptions, 4, Capacities...>::value;  ///< lines' subscriptions kept
+  static constexpr std::size_t text_capacity = detail::capacity_of<capacity::text_bytes, 2048, Capacities...>::value;  ///< bytes of text
 
   /// This storage as an order_storage_ref (an lvalue only: the results point into it).
-  operator order_storage_ref() & noexcept { return {captures_, captures_capacity, text_, text_capacity}; }
+  operator order_storage_ref() & noexcept {
+    return {captures_, captures_capacity, refunds_, refunds_capacity, lines_, lines_capacity, identifiers_,
+            identifiers_capacity, subscriptions_, subscriptions_capacity, text_, text_capacity};
+  }
   operator order_storage_ref() && = delete;
 
  private:
   order_capture captures_[captures_capacity ? captures_capacity : 1];
+  order_refund refunds_[refunds_capacity ? refunds_capacity : 1];
+  order_line lines_[lines_capacity ? lines_capacity : 1];
+  ::kom::product_identifiers identifiers_[identifiers_capacity ? identifiers_capacity : 1];
+  ::kom::subscription subscriptions_[subscriptions_capacity ? subscriptions_capacity : 1];
   char text_[text_capacity ? text_capacity : 1];
 };
 

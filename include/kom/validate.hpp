@@ -25,7 +25,9 @@ namespace kom {
 struct validation_options {
   /// total_amount == quantity * unit_price - total_discount_amount on every line.
   bool check_line_totals = true;
-  /// captured_amount == sum of the lines' total_amount, when lines are given.
+  /// The body's amount equals the sum of its lines' total_amount, when lines are given:
+  /// captured_amount (a capture), refunded_amount (a refund), order_amount (an
+  /// authorization update).
   bool check_captured_amount = true;
 };
 
@@ -95,15 +97,38 @@ inline void check_object(first_error& e, const field_ref& at, const order_line& 
   if (net != l.total_amount) e.fail(at, total, errc::line_total_mismatch, net);
 }
 
-inline void check_object(first_error& e, const field_ref& at, const capture_request& r,
-                         const validation_options& options) noexcept {
-  if (!e.ok() || !options.check_captured_amount || r.order_lines.empty()) return;
-  constexpr std::size_t amount = field_index<capture_request>("captured_amount");
+// A body's amount (field `amount`) against the sum of its lines.
+inline void check_lines_sum(first_error& e, const field_ref& at, std::size_t amount, std::int64_t value,
+                            list_view<order_line> lines, const validation_options& options) noexcept {
+  if (!e.ok() || !options.check_captured_amount || lines.empty()) return;
   std::int64_t sum = 0;
-  for (const order_line& line : r.order_lines) {
+  for (const order_line& line : lines) {
     if (__builtin_add_overflow(sum, line.total_amount, &sum)) return e.fail(at, amount, errc::arithmetic_overflow);
   }
-  if (sum != r.captured_amount) e.fail(at, amount, errc::captured_amount_mismatch, sum);
+  if (sum != value) e.fail(at, amount, errc::captured_amount_mismatch, sum);
+}
+
+// The field numbers are constants: looked up at compile time, not at each validation.
+inline void check_object(first_error& e, const field_ref& at, const capture_request& r,
+                         const validation_options& options) noexcept {
+  constexpr std::size_t amount = field_index<capture_request>("captured_amount");
+  check_lines_sum(e, at, amount, r.captured_amount, r.order_lines, options);
+}
+inline void check_object(first_error& e, const field_ref& at, const refund_request& r,
+                         const validation_options& options) noexcept {
+  constexpr std::size_t amount = field_index<refund_request>("refunded_amount");
+  check_lines_sum(e, at, amount, r.refunded_amount, r.order_lines, options);
+}
+inline void check_object(first_error& e, const field_ref& at, const authorization_update& u,
+                         const validation_options& options) noexcept {
+  constexpr std::size_t amount = field_index<authorization_update>("order_amount");
+  check_lines_sum(e, at, amount, u.order_amount, u.order_lines, options);
+}
+// An update that names neither reference would change nothing.
+inline void check_object(first_error& e, const field_ref& at, const merchant_references& m,
+                         const validation_options&) noexcept {
+  constexpr std::size_t first = field_index<merchant_references>("merchant_reference1");
+  if (e.ok() && m.merchant_reference1.empty() && m.merchant_reference2.empty()) e.fail(at, first, errc::required);
 }
 
 template <class T>
@@ -161,9 +186,35 @@ inline error validate(const capture_request& r, const validation_options& option
 
 /// Checks a shipping-info update: 1..500 entries, each within Klarna's limits. Errors:
 /// too_few_items, too_many_items, too_long, invalid_utf8, not_in_set. Allocates nothing.
-inline error validate(const shipping_info_update& u) noexcept {
+inline error validate(const shipping_info_update& u, const validation_options& options = {}) noexcept {
   detail::first_error e;
-  detail::validate_object(e, field_ref::in(model_type::shipping_info_update), u, validation_options{});
+  detail::validate_object(e, field_ref::in(model_type::shipping_info_update), u, options);
+  return e.get();
+}
+
+/// Checks a refund: refunded_amount 1..200000000 (kom refuses 0, which Klarna's spec allows),
+/// description and reference <= 255, up to 1000 lines each within Klarna's limits and (unless
+/// switched off) the line and amount arithmetic. Errors as for a capture. Allocates nothing.
+inline error validate(const refund_request& r, const validation_options& options = {}) noexcept {
+  detail::first_error e;
+  detail::validate_object(e, field_ref::in(model_type::refund_request), r, options);
+  return e.get();
+}
+
+/// Checks a merchant-references update: each <= 255 characters, at least one given (required,
+/// path merchant_reference1). Errors: required, too_long, invalid_utf8. Allocates nothing.
+inline error validate(const merchant_references& m, const validation_options& options = {}) noexcept {
+  detail::first_error e;
+  detail::validate_object(e, field_ref::in(model_type::merchant_references), m, options);
+  return e.get();
+}
+
+/// Checks an authorization update: order_amount 0..200000000, description <= 255, up to 1000
+/// lines and (unless switched off) the arithmetic; order_amount must equal the lines' sum when
+/// lines are given. Errors as for a capture. Allocates nothing.
+inline error validate(const authorization_update& u, const validation_options& options = {}) noexcept {
+  detail::first_error e;
+  detail::validate_object(e, field_ref::in(model_type::authorization_update), u, options);
   return e.get();
 }
 

@@ -181,6 +181,146 @@ TEST_CASE("client over TLS: every operation, checked against the sim's state") {
   CHECK(t.link.tls.handshakes().full == 1);
 }
 
+TEST_CASE("client over TLS: a return, a void, a partial collection, references and a smaller basket, by the sim's state") {
+  const int port = sim().port();
+  terminal t(port);
+  two_lines sale;
+  SUBCASE("a return at the till: one line refunded, then read back; a second refund of too much is refused") {
+    const std::string id = new_order(port, 10000);
+    REQUIRE(t.client.capture(id, sale.request).ok());
+    kom::refund_request ret;
+    ret.refunded_amount = 3000;
+    ret.reference = "return-1";
+    ret.description = "Espresso machine returned";
+    ret.order_lines = {sale.lines, 1};
+    const auto r = t.client.refund(id, ret);
+    REQUIRE_MESSAGE(r.ok(), static_cast<int>(r.error.code()) << " " << r.status);
+    CHECK(r.status == 201);
+    const std::string refund_id(r.value.refund_id);
+    CHECK(std::string(r.value.location).find("/ordermanagement/v1/orders/" + id + "/refunds/" + refund_id) !=
+          std::string::npos);
+    json::value o = sim_order(port, id);
+    CHECK(o.at("refunded_amount").as_int64() == 3000);
+    REQUIRE(o.at("refunds").as_array().size() == 1);
+    CHECK(o.at("refunds").as_array()[0].at("refund_id").as_string() == refund_id);
+
+    kom::refund_storage<> storage;
+    const auto got = t.client.get_refund(id, refund_id, storage);
+    REQUIRE(got.ok());
+    CHECK(got.value.refunded_amount == 3000);
+    CHECK(got.value.reference == "return-1");
+    REQUIRE(got.value.order_lines.size() == 1);
+    CHECK(got.value.order_lines[0].name == "Espresso machine");
+
+    kom::order_storage<> order_storage;
+    const auto order = t.client.get_order(id, order_storage);
+    REQUIRE(order.ok());
+    CHECK(order.value.refunded_amount == 3000);
+    REQUIRE(order.value.refunds.size() == 1);
+    CHECK(order.value.refunds[0].refund_id == refund_id);
+    CHECK(order.value.refunds[0].reference == "return-1");
+
+    kom::refund_request too_much;
+    too_much.refunded_amount = 501;  // 3500 captured, 3000 refunded
+    too_much.reference = "return-2";
+    const auto no = t.client.refund(id, too_much);
+    CHECK(no.status == 403);
+    CHECK(no.klarna.error_code == kom::klarna_error_code::refund_not_allowed);
+    CHECK(no.next_step() == kom::outcome::refused);
+    CHECK(sim_order(port, id).at("refunded_amount").as_int64() == 3000);
+
+    const auto unknown = t.client.get_refund(id, "no-such-refund", storage);
+    CHECK(unknown.status == 404);
+    CHECK(unknown.next_step() == kom::outcome::refused);
+  }
+  SUBCASE("a void before anything is captured; a cancel after a capture is refused") {
+    const std::string id = new_order(port, 5000);
+    const auto c = t.client.cancel(id);
+    REQUIRE(c.ok());
+    CHECK(c.status == 204);
+    json::value o = sim_order(port, id);
+    CHECK(o.at("status").as_string() == "CANCELLED");
+    CHECK(o.at("remaining_authorized_amount").as_int64() == 0);
+
+    const std::string captured = new_order(port, 5000);
+    REQUIRE(t.client.capture(captured, sale.request).ok());
+    const auto no = t.client.cancel(captured);
+    CHECK(no.status == 403);
+    CHECK(no.klarna.error_code == kom::klarna_error_code::cancel_not_allowed);
+    CHECK(sim_order(port, captured).at("status").as_string() == "PART_CAPTURED");
+  }
+  SUBCASE("a partial collection: capture part, release the rest; a release without captures is refused") {
+    const std::string id = new_order(port, 10000);
+    REQUIRE(t.client.capture(id, sale.request).ok());
+    const auto r = t.client.release_remaining_authorization(id);
+    REQUIRE(r.ok());
+    json::value o = sim_order(port, id);
+    CHECK(o.at("status").as_string() == "CLOSED");
+    CHECK(o.at("remaining_authorized_amount").as_int64() == 0);
+    CHECK(o.at("captured_amount").as_int64() == 3500);
+
+    const std::string fresh = new_order(port, 10000);
+    const auto no = t.client.release_remaining_authorization(fresh);
+    CHECK(no.status == 403);
+    CHECK(no.klarna.error_code == kom::klarna_error_code::not_allowed);
+    CHECK(sim_order(port, fresh).at("status").as_string() == "AUTHORIZED");
+  }
+  SUBCASE("an extension moves expires_at; references and a smaller basket show on the order") {
+    const std::string id = new_order(port, 10000);
+    const std::string before(sim_order(port, id).at("expires_at").as_string());
+    REQUIRE(t.client.extend_authorization_time(id).ok());
+    const std::string after(sim_order(port, id).at("expires_at").as_string());
+    CHECK(after > before);
+
+    REQUIRE(t.client.update_merchant_references(id, {"R-2026-0001", "T-17"}).ok());
+    kom::authorization_update smaller;
+    smaller.order_amount = 8000;
+    smaller.description = "One item out of stock";
+    REQUIRE(t.client.update_authorization(id, smaller).ok());
+    json::value o = sim_order(port, id);
+    CHECK(o.at("merchant_reference1").as_string() == "R-2026-0001");
+    CHECK(o.at("merchant_reference2").as_string() == "T-17");
+    CHECK(o.at("order_amount").as_int64() == 8000);
+    CHECK(o.at("remaining_authorized_amount").as_int64() == 8000);
+
+    kom::order_storage<> order_storage;
+    const auto order = t.client.get_order(id, order_storage);
+    REQUIRE(order.ok());
+    CHECK(order.value.merchant_reference1 == "R-2026-0001");
+    CHECK(order.value.order_amount == 8000);
+    CHECK(order.value.expires_at == after);
+
+    // Below what is captured: refused, the amount unchanged.
+    REQUIRE(t.client.capture(id, sale.request).ok());
+    kom::authorization_update too_small;
+    too_small.order_amount = 3000;
+    const auto no = t.client.update_authorization(id, too_small);
+    CHECK(no.status == 403);
+    CHECK(no.klarna.error_code == kom::klarna_error_code::not_allowed);
+    CHECK(sim_order(port, id).at("order_amount").as_int64() == 8000);
+  }
+  SUBCASE("a refund sent again with its key, from another connection, refunds once") {
+    const std::string id = new_order(port, 10000);
+    REQUIRE(t.client.capture(id, sale.request).ok());
+    kom::refund_request ret;
+    ret.refunded_amount = 500;
+    ret.reference = "return-9";
+    kom::post_options post;
+    post.idempotency_key = "5e0a7f9d-0162-4d34-8f80-2b1cad9e8f76";
+    const auto first = t.client.refund(id, ret, post);
+    REQUIRE(first.ok());
+    const std::string first_id(first.value.refund_id);
+    for (int i = 0; i < 2; ++i) {
+      terminal other(port);
+      const auto again = other.client.refund(id, ret, post);
+      REQUIRE(again.ok());
+      CHECK(again.value.refund_id == first_id);
+    }
+    CHECK(sim_order(port, id).at("refunds").as_array().size() == 1);
+    CHECK(sim_order(port, id).at("refunded_amount").as_int64() == 500);
+  }
+}
+
 TEST_CASE("client over TLS: Klarna's errors arrive typed, and are not retried") {
   const int port = sim().port();
   SUBCASE("401 with wrong credentials") {

@@ -1,13 +1,14 @@
 // A sampled part of the fault matrix (tests/test_fault_matrix.cpp) over real TLS: kom::client
 // over kom::tls_stream and kom::posix_tcp, through the fault proxy (fault_proxy.hpp) to
 // kom-sim, all on 127.0.0.1. Each changing call (capture, capture_remaining,
-// append_shipping_info, trigger_send_out) meets each of a few failures on the first
+// append_shipping_info, trigger_send_out, refund, release_remaining_authorization) meets
+// each of a few failures on the first
 // connection of its first round (the proxy's forced fault, or a connect to a port nobody
 // listens on). The client makes one attempt per call, so every failure reaches the caller,
 // who follows the documented protocol: done, refused and applied_id_unknown stop;
 // retry_later calls again on a new connection with the same key (and, for
 // capture_remaining, the amount decided). Judged by kom-sim's /_sim/state only: each change
-// applied exactly once, with the capture id the client reported.
+// applied exactly once, with the capture or refund id the client reported.
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -43,7 +44,7 @@ kom::client_hooks real_hooks(kom::ctr_drbg_source& rng) {
   return h;
 }
 
-enum class call { capture, capture_remaining, shipping_info, send_out };
+enum class call { capture, capture_remaining, shipping_info, send_out, refund, release };
 
 const char* name_of(call c) {
   switch (c) {
@@ -51,6 +52,8 @@ const char* name_of(call c) {
     case call::capture_remaining: return "capture_remaining";
     case call::shipping_info: return "append_shipping_info";
     case call::send_out: return "trigger_send_out";
+    case call::refund: return "refund";
+    case call::release: return "release_remaining_authorization";
   }
   return "?";
 }
@@ -114,7 +117,7 @@ struct tls_case {
   std::string reference;      // the logical capture (capture, capture_remaining)
   std::string tracking;       // the shipping info
   std::string earlier_id;     // the capture made before the case (capture_remaining, shipping, send-out)
-  std::string reported_id;    // the capture id kom reported with done
+  std::string reported_id;    // the capture or refund id kom reported with done
   kom::outcome last = kom::outcome::retry_later;
   int rounds = 0;
   std::vector<std::string> problems;
@@ -128,6 +131,7 @@ struct tls_case {
 constexpr std::int64_t order_amount = 10000;
 constexpr std::int64_t earlier_amount = 2500;  // captured before capture_remaining, shipping, send-out
 constexpr std::int64_t capture_amount = 4000;  // the logical capture of `capture`
+constexpr std::int64_t refund_amount = 1000;   // the return of `refund`, of the earlier capture
 constexpr int max_rounds = 6;
 
 }  // namespace
@@ -149,7 +153,8 @@ TEST_CASE("fault matrix over TLS: each changing call under sampled failures, jud
 
   // The cases, each on an order of its own.
   std::vector<tls_case> cases;
-  for (call c : {call::capture, call::capture_remaining, call::shipping_info, call::send_out}) {
+  for (call c : {call::capture, call::capture_remaining, call::shipping_info, call::send_out, call::refund,
+                 call::release}) {
     for (unsigned hit : {0u, 1u}) {
       if (hit == 1 && c != call::capture_remaining) continue;
       for (const tls_fault& f : faults_for(hit)) {
@@ -233,6 +238,20 @@ TEST_CASE("fault matrix over TLS: each changing call under sampled failures, jud
         code = r.error.code();
         if (next == kom::outcome::done) t.reported_id = std::string(r.value.capture_id);
         what.decided_amount = r.value.captured_amount;  // kept with the key
+      } else if (t.what == call::refund) {
+        kom::refund_request f;
+        f.refunded_amount = refund_amount;
+        f.reference = t.reference;
+        const kom::reply<kom::refund_created> r = client.refund(t.order_id, f, post);
+        next = r.next_step();
+        status = r.status;
+        code = r.error.code();
+        if (next == kom::outcome::done) t.reported_id = std::string(r.value.refund_id);
+      } else if (t.what == call::release) {
+        const kom::reply<kom::no_content> r = client.release_remaining_authorization(t.order_id, post);
+        next = r.next_step();
+        status = r.status;
+        code = r.error.code();
       } else {
         kom::shipping_info s[1];
         s[0].shipping_company = "PostNord";
@@ -262,8 +281,9 @@ TEST_CASE("fault matrix over TLS: each changing call under sampled failures, jud
       if (next == kom::outcome::refused)
         t.problems.push_back("round " + std::to_string(t.rounds) + ": refused (status " + std::to_string(status) +
                              ", errc " + std::to_string(static_cast<int>(code)) + ") after a transient failure");
-      if (next == kom::outcome::applied_id_unknown && t.what != call::capture && t.what != call::capture_remaining)
-        t.problems.push_back("applied_id_unknown for a call without a capture id");
+      if (next == kom::outcome::applied_id_unknown && t.what != call::capture && t.what != call::capture_remaining &&
+          t.what != call::refund)
+        t.problems.push_back("applied_id_unknown for a call without an id to lose");
       if (next != kom::outcome::retry_later) break;
     }
     if (!t.fault.connect_refused && proxy.snapshot().total_faults() != faults_before + 1)
@@ -319,6 +339,26 @@ TEST_CASE("fault matrix over TLS: each changing call under sampled failures, jud
           t.problems.push_back("kom-sim counts " + std::to_string(send_outs) + " send-outs, not " + std::to_string(want_send_outs));
       }
     }
+    // The refund and the release, by the order's own record.
+    const json::array& refunds = order->at("refunds").as_array();
+    std::size_t returns = 0;
+    for (const auto& fv : refunds) {
+      const json::object& f = fv.as_object();
+      const auto* ref = f.if_contains("reference");
+      if (ref == nullptr || !ref->is_string() || ref->as_string() != t.reference) continue;
+      ++returns;
+      if (f.at("refunded_amount").as_int64() != refund_amount)
+        t.problems.push_back("kom-sim's refund is of " + std::to_string(f.at("refunded_amount").as_int64()));
+      if (t.last == kom::outcome::done && f.at("refund_id").as_string() != t.reported_id)
+        t.problems.push_back("done with refund id '" + t.reported_id + "', kom-sim's is " +
+                             std::string(f.at("refund_id").as_string()));
+    }
+    const std::size_t want_returns = t.what == call::refund && applied_expected ? 1 : 0;
+    if (returns != want_returns)
+      t.problems.push_back("kom-sim holds " + std::to_string(returns) + " refunds, not " + std::to_string(want_returns));
+    const bool closed = order->at("status").as_string() == "CLOSED";
+    if (closed != (t.what == call::release && applied_expected))
+      t.problems.push_back(std::string("kom-sim's order is ") + (closed ? "" : "not ") + "CLOSED");
     if (!t.problems.empty()) {
       ++failed;
       std::string all;

@@ -244,6 +244,42 @@ void test_requests() {
   check_request([&](kom::buffer_writer& o) { return kom::write_get_order_request(o, cfg, "order-1"); }, get_order.view(),
                 "write_get_order_request");
 
+  // The order-wide calls: a refund with its body, the body-less POSTs, the PATCHes.
+  kom::refund_request refund;
+  refund.refunded_amount = 1200;
+  refund.reference = "RET-0001";
+  const string_view refund_body = R"({"refunded_amount":1200,"reference":"RET-0001"})";
+  text refund_request;
+  refund_request << "POST /ordermanagement/v1/orders/order-1/refunds HTTP/1.1\r\n" << common_head
+                 << "Content-Type: application/json\r\nContent-Length: " << refund_body.size()
+                 << "\r\nKlarna-Idempotency-Key: " << key << "\r\nConnection: keep-alive\r\n\r\n" << refund_body;
+  check_request([&](kom::buffer_writer& o) { return kom::write_refund_request(o, cfg, "order-1", refund, key); },
+                refund_request.view(), "write_refund_request");
+  text get_refund;
+  get_refund << "GET /ordermanagement/v1/orders/order-1/refunds/ref-1 HTTP/1.1\r\n" << common_head
+             << "Connection: keep-alive\r\n\r\n";
+  check_request([&](kom::buffer_writer& o) { return kom::write_get_refund_request(o, cfg, "order-1", "ref-1"); },
+                get_refund.view(), "write_get_refund_request");
+  text cancel;
+  cancel << "POST /ordermanagement/v1/orders/order-1/cancel HTTP/1.1\r\n" << common_head
+         << "Content-Length: 0\r\nKlarna-Idempotency-Key: " << key << "\r\nConnection: keep-alive\r\n\r\n";
+  check_request([&](kom::buffer_writer& o) { return kom::write_cancel_request(o, cfg, "order-1", key); }, cancel.view(),
+                "write_cancel_request");
+  text release;
+  release << "POST /ordermanagement/v1/orders/order-1/release-remaining-authorization HTTP/1.1\r\n" << common_head
+          << "Content-Length: 0\r\nKlarna-Idempotency-Key: " << key << "\r\nConnection: keep-alive\r\n\r\n";
+  check_request(
+      [&](kom::buffer_writer& o) { return kom::write_release_remaining_authorization_request(o, cfg, "order-1", key); },
+      release.view(), "write_release_remaining_authorization_request");
+  const kom::merchant_references refs{"R-1", ""};
+  const string_view refs_body = R"({"merchant_reference1":"R-1"})";
+  text references;
+  references << "PATCH /ordermanagement/v1/orders/order-1/merchant-references HTTP/1.1\r\n" << common_head
+             << "Content-Type: application/json\r\nContent-Length: " << refs_body.size()
+             << "\r\nKlarna-Idempotency-Key: " << key << "\r\nConnection: keep-alive\r\n\r\n" << refs_body;
+  check_request([&](kom::buffer_writer& o) { return kom::write_merchant_references_request(o, cfg, "order-1", refs, key); },
+                references.view(), "write_merchant_references_request");
+
   // An API key, a custom port and a minimal user agent.
   kom::request_config api;
   api.server = {"localhost", 8443};
@@ -567,6 +603,10 @@ void test_json() {
       kom::capture c;
       what << "read_capture";
       e = kom::read_capture(f.text, c, capture_storage);
+    } else if (ends_with(f.name, "refund.json")) {
+      kom::refund r;
+      what << "read_refund";
+      e = kom::read_refund(f.text, r, capture_storage);
     } else if (f.name.find("order") != string_view::npos) {
       kom::order o;
       what << "read_order";

@@ -1,8 +1,9 @@
 // The footprint programs of scripts/footprint: one source, four programs.
 //
 //   KOM_FOOTPRINT_OPS   1: capture only: write a capture request, wipe it, parse the 201 answer
-//                       2: all operations: every request builder, the response parser, every
-//                          JSON reader, uuid_v4, wipe_request
+//                       2: all operations: every request builder (captures, refunds, cancel,
+//                          release, extension, the PATCHes), the response parser, every JSON
+//                          reader, uuid_v4, wipe_request
 //   KOM_FOOTPRINT_CALLS 1: the kom calls are made; 0: the baseline, the same program with each
 //                          kom call replaced by an empty use of the same inputs
 //
@@ -47,6 +48,9 @@ struct inputs {
   kom::capture_request documented;       // Klarna's documented capture (tests/fixtures/capture_request.json)
   kom::shipping_info update_items[1];
   kom::shipping_info_update update;
+  kom::refund_request refund;            // a return: one line of the capture
+  kom::merchant_references references;
+  kom::authorization_update authorization;
   std::string_view order_id;
   std::string_view capture_id;
   std::string_view key;
@@ -56,6 +60,7 @@ struct inputs {
   std::string_view json_captures;
   std::string_view json_order;
   std::string_view json_error;
+  std::string_view json_refund;
   unsigned char random_state = 0;
   char request[2048];
   char response[4096];
@@ -65,6 +70,7 @@ struct inputs {
   kom::capture_list list;
   kom::capture items[4];
   kom::order order;
+  kom::refund refund_out;
   kom::error_body error_body;
   kom::capture_storage<> capture_storage;
   kom::order_storage<> order_storage;
@@ -197,6 +203,17 @@ void set_up() {
   in.json_captures = fx::json_captures;
   in.json_order = fx::json_order_part_captured;
   in.json_error = fx::json_error_no_such_order;
+  in.json_refund = fx::json_spec2024_refund;
+
+  in.refund.refunded_amount = 6000;
+  in.refund.reference = "RET-0001";
+  in.refund.description = "Returned at the till";
+  in.refund.order_lines = in.lines;
+  in.references.merchant_reference1 = "R-2026-0001";
+  in.references.merchant_reference2 = "T-17";
+  in.authorization.order_amount = 6000;
+  in.authorization.description = "One item out of stock";
+  in.authorization.order_lines = in.lines;
 }
 
 }  // namespace
@@ -239,6 +256,18 @@ int main() {
                .ok());
   KOM_CALL("write_get_order_request",
            kom::write_get_order_request(out, x.config, x.order_id).ok());
+  KOM_CALL("write_refund_request (line with product_identifiers, subscription)",
+           kom::write_refund_request(out, x.config, x.order_id, x.refund, x.key).ok());
+  KOM_CALL("write_get_refund_request", kom::write_get_refund_request(out, x.config, x.order_id, x.capture_id).ok());
+  KOM_CALL("write_cancel_request", kom::write_cancel_request(out, x.config, x.order_id, x.key).ok());
+  KOM_CALL("write_release_remaining_authorization_request",
+           kom::write_release_remaining_authorization_request(out, x.config, x.order_id, x.key).ok());
+  KOM_CALL("write_extend_authorization_time_request",
+           kom::write_extend_authorization_time_request(out, x.config, x.order_id, x.key).ok());
+  KOM_CALL("write_merchant_references_request",
+           kom::write_merchant_references_request(out, x.config, x.order_id, x.references, x.key).ok());
+  KOM_CALL("write_authorization_update_request (line with product_identifiers, subscription)",
+           kom::write_authorization_update_request(out, x.config, x.order_id, x.authorization, x.key).ok());
   KOM_CALL("validate (line with product_identifiers, subscription)", kom::validate(x.capture).ok());
   KOM_CALL("write_body (line with product_identifiers, subscription)", kom::write_body(x.capture, out).ok());
   KOM_CALL("uuid_v4+uuid_text", [&x] {
@@ -260,6 +289,8 @@ int main() {
   KOM_CALL("read_captures", kom::read_captures(x.json_captures, x.list, x.items, x.capture_storage).ok() &&
                                 x.list.captures.size() == 2);
   KOM_CALL("read_order", kom::read_order(x.json_order, x.order, x.order_storage).ok() && x.order.captures.size() == 2);
+  KOM_CALL("read_refund", kom::read_refund(x.json_refund, x.refund_out, x.capture_storage).ok() &&
+                              x.refund_out.order_lines.size() == 1);
   KOM_CALL("read_error_body", kom::read_error_body(x.json_error, x.error_body, x.error_storage).ok() &&
                                   x.error_body.error_messages.size() == 1);
 #endif

@@ -1,6 +1,6 @@
-// kom-sim's model of Klarna Order Management: orders, captures, idempotency, rate limit,
-// authentication and the test-only /_sim paths. The server (main.cpp) hands each parsed
-// request to Sim::handle.
+// kom-sim's model of Klarna Order Management: orders, captures, refunds, order changes (cancel,
+// release, extend, merchant references, authorization), idempotency, rate limit, authentication
+// and the test-only /_sim paths. The server (main.cpp) hands each parsed request to Sim::handle.
 
 #include "sim.hpp"
 
@@ -58,6 +58,9 @@ std::mt19937_64& rng() {
 }
 
 const std::string orders_prefix = "/ordermanagement/v1/orders/";
+
+// What POST /extend-authorization-time adds to expires_at.
+constexpr std::int64_t extension_seconds = 28 * 86400;
 
 // Splits a path into segments, percent-decoding each; false on a bad escape.
 bool split_path(const std::string& path, std::vector<std::string>& out) {
@@ -221,6 +224,7 @@ std::string Sim::add_order(const json::value& v, bool& duplicate) {
   if (!v.is_object()) return "an order must be a JSON object";
   const auto& o = v.get_object();
   Order ord;
+  bool have_payment_method = false;
   for (const auto& kv : o) {
     std::string k(kv.key());
     const json::value& x = kv.value();
@@ -263,17 +267,32 @@ std::string Sim::add_order(const json::value& v, bool& duplicate) {
         e = "created_at: must be an ISO 8601 date-time";
     } else if (k == "klarna_reference") {
       e = need_string(ord.klarna_reference);
-    } else if (k == "purchase_country" || k == "locale" || k == "merchant_reference1" ||
-               k == "merchant_reference2" || k == "merchant_data") {
+    } else if (k == "purchase_country" || k == "locale" || k == "merchant_data") {
       if (!x.is_string()) e = k + ": must be a string";
       else ord.extra[k] = x;
+    } else if (k == "merchant_reference1" || k == "merchant_reference2") {
+      // Checked as PATCH /merchant-references checks them.
+      json::object one;
+      one[k] = x;
+      e = validate_merchant_references(one);
+      if (e.empty()) (k == "merchant_reference1" ? ord.merchant_reference1 : ord.merchant_reference2) = x;
     } else if (k == "order_lines") {
-      if (!x.is_array()) e = "order_lines: must be an array";
-      else ord.extra[k] = x;
+      e = validate_order_lines(x, k);
+      if (e.empty()) ord.order_lines = x.get_array();
+    } else if (k == "initial_payment_method") {
+      e = validate_initial_payment_method(x, k);
+      if (e.empty()) {
+        ord.initial_payment_method = x.get_object();
+        have_payment_method = true;
+      }
+    } else if (k == "billing_address" || k == "shipping_address") {
+      e = validate_address(x, k);
+      if (e.empty()) (k == "billing_address" ? ord.billing_address : ord.shipping_address) = x;
     } else {
       e = k + ": unknown field (known: order_id, order_amount, captured_amount, purchase_currency, "
               "status, fraud_status, expires_at, created_at, klarna_reference, purchase_country, "
-              "locale, merchant_reference1, merchant_reference2, merchant_data, order_lines)";
+              "locale, merchant_reference1, merchant_reference2, merchant_data, order_lines, "
+              "initial_payment_method, billing_address, shipping_address)";
     }
     if (!e.empty()) return e;
   }
@@ -281,6 +300,12 @@ std::string Sim::add_order(const json::value& v, bool& duplicate) {
   if (o.find("order_amount") == o.end()) return "order_amount: is required";
   if (ord.purchase_currency.empty()) return "purchase_currency: is required";
   if (ord.captured_amount > ord.order_amount) return "captured_amount: exceeds order_amount";
+  ord.original_order_amount = ord.order_amount;
+  if (!have_payment_method) {
+    // Klarna always names how the customer paid; a plain invoice is the most common.
+    ord.initial_payment_method["type"] = "INVOICE";
+    ord.initial_payment_method["description"] = "Pay later in 30 days";
+  }
 
   std::lock_guard<std::mutex> lock(mu_);
   std::int64_t t = now();
@@ -304,6 +329,12 @@ std::string Sim::effective_status(const Order& o) const {
   return o.status;
 }
 
+std::int64_t Sim::remaining_authorized(const Order& o) {
+  // A cancelled order, or one whose remaining authorization was released, has nothing left.
+  if (o.status == "CANCELLED" || o.status == "CLOSED") return 0;
+  return o.order_amount - o.captured_amount;
+}
+
 json::object Sim::capture_json(const Capture& c, bool with_sim_fields) const {
   json::object o;
   o["capture_id"] = c.capture_id;
@@ -313,9 +344,22 @@ json::object Sim::capture_json(const Capture& c, bool with_sim_fields) const {
   if (!c.description.is_null()) o["description"] = c.description;
   if (!c.reference.is_null()) o["reference"] = c.reference;
   o["order_lines"] = c.order_lines;
-  o["refunded_amount"] = 0;
+  o["refunded_amount"] = c.refunded_amount;
   o["shipping_info"] = c.shipping_info;
+  if (!c.billing_address.is_null()) o["billing_address"] = c.billing_address;
+  if (!c.shipping_address.is_null()) o["shipping_address"] = c.shipping_address;
   if (with_sim_fields) o["send_out_count"] = c.send_outs;
+  return o;
+}
+
+json::object Sim::refund_json(const Refund& r) const {
+  json::object o;
+  o["refund_id"] = r.refund_id;
+  o["refunded_amount"] = r.refunded_amount;
+  o["refunded_at"] = r.refunded_at;
+  if (!r.description.is_null()) o["description"] = r.description;
+  if (!r.reference.is_null()) o["reference"] = r.reference;
+  if (!r.order_lines.is_null()) o["order_lines"] = r.order_lines;
   return o;
 }
 
@@ -325,20 +369,29 @@ json::object Sim::order_json(const Order& o, bool with_sim_fields) const {
   j["status"] = effective_status(o);
   j["fraud_status"] = o.fraud_status;
   j["order_amount"] = o.order_amount;
-  j["original_order_amount"] = o.order_amount;
+  j["original_order_amount"] = o.original_order_amount;
   j["captured_amount"] = o.captured_amount;
-  j["refunded_amount"] = 0;
-  j["remaining_authorized_amount"] = o.order_amount - o.captured_amount;
+  j["refunded_amount"] = o.refunded_amount;
+  j["remaining_authorized_amount"] = remaining_authorized(o);
   j["purchase_currency"] = o.purchase_currency;
   j["klarna_reference"] = o.klarna_reference;
   j["created_at"] = o.created_at;
   j["expires_at"] = o.expires_at;
   for (const auto& kv : o.extra) j[kv.key()] = kv.value();
-  if (j.find("order_lines") == j.end()) j["order_lines"] = json::array();
+  // Klarna leaves unset references out; /_sim/state shows them as null, so tests can read them.
+  if (!o.merchant_reference1.is_null() || with_sim_fields) j["merchant_reference1"] = o.merchant_reference1;
+  if (!o.merchant_reference2.is_null() || with_sim_fields) j["merchant_reference2"] = o.merchant_reference2;
+  j["order_lines"] = o.order_lines;
   json::array caps;
   for (const auto& c : o.captures) caps.emplace_back(capture_json(c, with_sim_fields));
   j["captures"] = std::move(caps);
-  j["refunds"] = json::array();
+  json::array refs;
+  for (const auto& r : o.refunds) refs.emplace_back(refund_json(r));
+  j["refunds"] = std::move(refs);
+  j["initial_payment_method"] = o.initial_payment_method;
+  if (!o.billing_address.is_null()) j["billing_address"] = o.billing_address;
+  if (!o.shipping_address.is_null()) j["shipping_address"] = o.shipping_address;
+  if (with_sim_fields) j["expires_at_epoch"] = o.expires_epoch;
   return j;
 }
 
@@ -366,6 +419,9 @@ Response Sim::post_capture(Order& o, const json::value& body, const std::string&
   if (auto it = b.find("reference"); it != b.end()) c.reference = it->value();
   if (auto it = b.find("order_lines"); it != b.end()) c.order_lines = it->value().get_array();
   if (auto it = b.find("shipping_info"); it != b.end()) c.shipping_info = it->value().get_array();
+  // The capture carries the order's addresses as they are when it is made.
+  c.billing_address = o.billing_address;
+  c.shipping_address = o.shipping_address;
   o.captured_amount += amount;
   o.status = o.captured_amount >= o.order_amount ? "CAPTURED" : "PART_CAPTURED";
   ++applied_posts_;
@@ -377,6 +433,133 @@ Response Sim::post_capture(Order& o, const json::value& body, const std::string&
                                          c.capture_id);
   o.captures.push_back(std::move(c));
   return r;
+}
+
+Response Sim::post_refund(Order& o, const json::value& body, const std::string& cid) {
+  // Called with mu_ held and the body already validated.
+  const auto& b = body.get_object();
+  std::int64_t amount = b.at("refunded_amount").get_int64();
+  // "Has captures" is judged by the amount, so a seed with captured_amount (and no capture
+  // objects) can be refunded too.
+  if (o.captured_amount == 0)
+    return error_response(403, "REFUND_NOT_ALLOWED", "Order has no captures. Refund not possible", cid);
+  if (amount > o.captured_amount - o.refunded_amount)
+    return error_response(403, "REFUND_NOT_ALLOWED",
+                          "Refunded amount is higher than the captured amount. Refund not possible.", cid);
+
+  Refund rf;
+  rf.refund_id = uuid4();
+  rf.refunded_amount = amount;
+  rf.refunded_at = iso8601(now());
+  if (auto it = b.find("description"); it != b.end()) rf.description = it->value();
+  if (auto it = b.find("reference"); it != b.end()) rf.reference = it->value();
+  if (auto it = b.find("order_lines"); it != b.end()) rf.order_lines = it->value();
+  o.refunded_amount += amount;
+  // Spread over the captures, oldest first, each up to what it captured, so that GET captures
+  // shows each capture's share. Seeded captured_amount without capture objects takes the rest.
+  std::int64_t left = amount;
+  for (auto& c : o.captures) {
+    std::int64_t share = std::min(left, c.captured_amount - c.refunded_amount);
+    c.refunded_amount += share;
+    left -= share;
+    if (left == 0) break;
+  }
+  ++applied_posts_;
+
+  Response r = empty_response(201);
+  r.headers.emplace_back("Refund-Id", rf.refund_id);
+  r.headers.emplace_back("Location", "https://localhost:" + std::to_string(opt_.port) +
+                                         orders_prefix + encode_segment(o.order_id) + "/refunds/" +
+                                         rf.refund_id);
+  o.refunds.push_back(std::move(rf));
+  return r;
+}
+
+Response Sim::post_cancel(Order& o, const std::string& cid) {
+  const std::string status = effective_status(o);
+  const char* refusal = nullptr;
+  if (o.captured_amount > 0 || !o.captures.empty())
+    refusal = "Order has previous captures. Cancel not possible.";
+  else if (status == "CANCELLED") refusal = "Order is already cancelled. Cancel not possible.";
+  else if (status == "EXPIRED") refusal = "Order has expired. Cancel not possible.";
+  else if (status == "CLOSED") refusal = "Order is closed. Cancel not possible.";
+  else if (status != "AUTHORIZED") refusal = "Order is not authorized. Cancel not possible.";
+  if (refusal != nullptr) return error_response(403, "CANCEL_NOT_ALLOWED", refusal, cid);
+  o.status = "CANCELLED";
+  ++applied_posts_;
+  return empty_response(204);
+}
+
+Response Sim::post_release(Order& o, const std::string& cid) {
+  const std::string status = effective_status(o);
+  const char* refusal = nullptr;
+  if (status == "CANCELLED" || o.captured_amount == 0)
+    refusal = "Can not release when order is cancelled or has no captures.";
+  else if (status == "CLOSED")
+    refusal = "Order is closed. Remaining authorization cannot be released.";
+  else if (status == "EXPIRED")
+    refusal = "Order has expired. Remaining authorization cannot be released.";
+  else if (o.captured_amount >= o.order_amount)
+    refusal = "Order is fully captured. Remaining authorization cannot be released.";
+  if (refusal != nullptr) return error_response(403, "NOT_ALLOWED", refusal, cid);
+  o.status = "CLOSED";  // remaining_authorized_amount reads 0 from now on
+  ++applied_posts_;
+  return empty_response(204);
+}
+
+Response Sim::post_extend(Order& o, const std::string& cid) {
+  const std::string status = effective_status(o);
+  const char* refusal = nullptr;
+  if (status == "CANCELLED") refusal = "Order is cancelled. Authorization time cannot be extended.";
+  else if (status == "CLOSED") refusal = "Order is closed. Authorization time cannot be extended.";
+  else if (status == "CAPTURED")
+    refusal = "Order is fully captured. Authorization time cannot be extended.";
+  else if (status == "EXPIRED" || now() > o.expires_epoch)
+    refusal = "Order has expired. Authorization time cannot be extended.";
+  if (refusal != nullptr) return error_response(403, "NOT_ALLOWED", refusal, cid);
+  // Each extension adds 28 days to expires_at (not to now), so the result is exact on any clock.
+  o.expires_epoch += extension_seconds;
+  o.expires_at = iso8601(o.expires_epoch);
+  ++applied_posts_;
+  return empty_response(204);
+}
+
+Response Sim::patch_merchant_references(Order& o, const json::value& body, const std::string& cid) {
+  const std::string status = effective_status(o);
+  // The spec's 403 says "Can not update a cancelled order."; an expired one is refused alike.
+  if (status == "CANCELLED")
+    return error_response(403, "NOT_ALLOWED", "Can not update a cancelled order.", cid);
+  if (status == "EXPIRED")
+    return error_response(403, "NOT_ALLOWED", "Can not update an expired order.", cid);
+  const auto& b = body.get_object();
+  if (auto it = b.find("merchant_reference1"); it != b.end()) o.merchant_reference1 = it->value();
+  if (auto it = b.find("merchant_reference2"); it != b.end()) o.merchant_reference2 = it->value();
+  ++applied_posts_;
+  return empty_response(204);
+}
+
+Response Sim::patch_authorization(Order& o, const json::value& body, const std::string& cid) {
+  const auto& b = body.get_object();
+  const std::int64_t amount = b.at("order_amount").get_int64();
+  const std::string status = effective_status(o);
+  std::string refusal;
+  if (status == "CANCELLED" || status == "CLOSED" || status == "EXPIRED")
+    refusal = "Order is " + lower(status) + ". Authorization cannot be updated.";
+  else if (status == "CAPTURED")
+    refusal = "Order is fully captured. Authorization cannot be updated.";
+  else if (amount < o.captured_amount)
+    refusal = "Resulting authorization amount " + std::to_string(amount) +
+              " cannot be less than the captured amount " + std::to_string(o.captured_amount) + ".";
+  else if (amount > o.original_order_amount)
+    refusal = "Resulting authorization amount " + std::to_string(amount) +
+              " cannot be higher than the authorized amount " +
+              std::to_string(o.original_order_amount) + ".";
+  if (!refusal.empty()) return error_response(403, "NOT_ALLOWED", refusal, cid);
+  o.order_amount = amount;
+  if (auto it = b.find("order_lines"); it != b.end()) o.order_lines = it->value().get_array();
+  if (o.captured_amount > 0 && o.captured_amount == amount) o.status = "CAPTURED";
+  ++applied_posts_;
+  return empty_response(204);
 }
 
 Response Sim::handle(const Request& req) {
@@ -425,7 +608,7 @@ Response Sim::handle(const Request& req) {
     r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"kom-sim\"");
   } else {
     const std::string* key = req.header("Klarna-Idempotency-Key");
-    if (req.method == "POST" && key != nullptr && !sim_path)
+    if ((req.method == "POST" || req.method == "PATCH") && key != nullptr && !sim_path)
       r = with_idempotency(*key, req, cid);
     else
       r = route(req, cid);
@@ -541,16 +724,38 @@ Response Sim::route(const Request& req, const std::string& cid) {
       seg.size() > 7)
     return error_response(404, "NOT_FOUND", "No such resource: " + path, cid);
   const std::string& order_id = seg[3];
-  const bool is_order = seg.size() == 4;
-  const bool is_captures = seg.size() == 5 && seg[4] == "captures";
-  const bool is_capture = seg.size() == 6 && seg[4] == "captures";
-  const bool is_shipping = seg.size() == 7 && seg[4] == "captures" && seg[6] == "shipping-info";
-  const bool is_sendout = seg.size() == 7 && seg[4] == "captures" && seg[6] == "trigger-send-out";
-  if (!is_order && !is_captures && !is_capture && !is_shipping && !is_sendout)
-    return error_response(404, "NOT_FOUND", "No such resource: " + path, cid);
-  if ((is_order || is_capture) && req.method != "GET") return method_not_allowed("GET");
-  if (is_captures && req.method != "GET" && req.method != "POST") return method_not_allowed("GET, POST");
-  if ((is_shipping || is_sendout) && req.method != "POST") return method_not_allowed("POST");
+  enum class Kind {
+    none, order, captures, capture, shipping, sendout, refunds, refund,
+    cancel, release, extend, merchant_references, authorization
+  };
+  Kind kind = Kind::none;
+  const char* allow = "";  // the methods the resource takes, as the Allow header lists them
+  const std::string sub = seg.size() > 4 ? seg[4] : std::string();
+  if (seg.size() == 4) {
+    kind = Kind::order, allow = "GET";
+  } else if (seg.size() == 5) {
+    if (sub == "captures") kind = Kind::captures, allow = "GET, POST";
+    else if (sub == "refunds") kind = Kind::refunds, allow = "POST";
+    else if (sub == "cancel") kind = Kind::cancel, allow = "POST";
+    else if (sub == "release-remaining-authorization") kind = Kind::release, allow = "POST";
+    else if (sub == "extend-authorization-time") kind = Kind::extend, allow = "POST";
+    else if (sub == "merchant-references") kind = Kind::merchant_references, allow = "PATCH";
+    else if (sub == "authorization") kind = Kind::authorization, allow = "PATCH";
+  } else if (seg.size() == 6) {
+    if (sub == "captures") kind = Kind::capture, allow = "GET";
+    else if (sub == "refunds") kind = Kind::refund, allow = "GET";
+  } else if (sub == "captures") {
+    if (seg[6] == "shipping-info") kind = Kind::shipping, allow = "POST";
+    else if (seg[6] == "trigger-send-out") kind = Kind::sendout, allow = "POST";
+  }
+  if (kind == Kind::none) return error_response(404, "NOT_FOUND", "No such resource: " + path, cid);
+  {
+    bool allowed = false;
+    const std::string list = std::string(allow) + ", ";
+    for (std::size_t at = 0, comma; (comma = list.find(", ", at)) != std::string::npos; at = comma + 2)
+      if (list.compare(at, comma - at, req.method) == 0) allowed = true;
+    if (!allowed) return method_not_allowed(allow);
+  }
 
   std::unique_lock<std::mutex> lock(mu_);
   auto oit = orders_.find(order_id);
@@ -558,22 +763,57 @@ Response Sim::route(const Request& req, const std::string& cid) {
     return error_response(404, "NO_SUCH_ORDER", "Order " + order_id + " cannot be found.", cid);
   Order& o = oit->second;
 
-  if (is_order) return json_response(200, order_json(o, false));
-  if (is_captures && req.method == "GET") {
-    json::array a;
-    for (const auto& c : o.captures) a.emplace_back(capture_json(c, false));
-    return json_response(200, a);
-  }
-  if (is_captures) {
-    lock.unlock();  // parse and validate without the state lock
+  // For calls with a body: parse and validate without the state lock (400 not JSON, 422
+  // invalid), then apply to the order under it. Orders are never removed, so it is still there.
+  auto with_body = [&](auto validate, auto apply) -> Response {
+    lock.unlock();
     json::value v;
     if (!parse_body(v)) return error_response(400, "BAD_REQUEST", "Body is not valid JSON.", cid);
-    std::string e = validate_capture(v, opt_.max_captured_amount);
+    std::string e = validate(v);
     if (!e.empty()) return error_response(422, "UNPROCESSABLE_ENTITY", e, cid);
     lock.lock();
-    return post_capture(orders_.at(order_id), v, cid);
+    return apply(orders_.at(order_id), v);
+  };
+
+  switch (kind) {
+    case Kind::order:
+      return json_response(200, order_json(o, false));
+    case Kind::captures:
+      if (req.method == "GET") {
+        json::array a;
+        for (const auto& c : o.captures) a.emplace_back(capture_json(c, false));
+        return json_response(200, a);
+      }
+      return with_body([&](const json::value& v) { return validate_capture(v, opt_.max_captured_amount); },
+                       [&](Order& ord, const json::value& v) { return post_capture(ord, v, cid); });
+    case Kind::refunds:
+      return with_body([](const json::value& v) { return validate_refund(v); },
+                       [&](Order& ord, const json::value& v) { return post_refund(ord, v, cid); });
+    case Kind::refund: {
+      for (const auto& rf : o.refunds)
+        if (rf.refund_id == seg[5]) return json_response(200, refund_json(rf));
+      return error_response(404, "NOT_FOUND", "Refund " + seg[5] + " could not be found.", cid);
+    }
+    case Kind::cancel:
+      return post_cancel(o, cid);  // no body is defined; one sent is ignored
+    case Kind::release:
+      return post_release(o, cid);
+    case Kind::extend:
+      return post_extend(o, cid);
+    case Kind::merchant_references:
+      return with_body([](const json::value& v) { return validate_merchant_references(v); },
+                       [&](Order& ord, const json::value& v) { return patch_merchant_references(ord, v, cid); });
+    case Kind::authorization:
+      return with_body([](const json::value& v) { return validate_update_authorization(v); },
+                       [&](Order& ord, const json::value& v) { return patch_authorization(ord, v, cid); });
+    case Kind::capture:
+    case Kind::shipping:
+    case Kind::sendout:
+    case Kind::none:
+      break;
   }
 
+  const bool is_shipping = kind == Kind::shipping, is_sendout = kind == Kind::sendout;
   const std::string& capture_id = seg[5];
   auto cit = std::find_if(o.captures.begin(), o.captures.end(),
                           [&](const Capture& c) { return c.capture_id == capture_id; });
@@ -587,30 +827,26 @@ Response Sim::route(const Request& req, const std::string& cid) {
                                     : "";
     return error_response(404, "NO_SUCH_CAPTURE", "Capture could not be found." + what, cid);
   }
-  if (is_capture) return json_response(200, capture_json(*cit, false));
+  if (kind == Kind::capture) return json_response(200, capture_json(*cit, false));
   if (is_sendout) {
     ++cit->send_outs;
     ++applied_posts_;
     return empty_response(204);
   }
-  // shipping-info
-  lock.unlock();
-  json::value v;
-  if (!parse_body(v)) return error_response(400, "BAD_REQUEST", "Body is not valid JSON.", cid);
-  std::string e = validate_update_shipping_info(v);
-  if (!e.empty()) return error_response(422, "UNPROCESSABLE_ENTITY", e, cid);
-  lock.lock();
-  // Captures are never removed, so the capture is still there; find it again (the vector may
-  // have grown meanwhile).
-  Order& o2 = orders_.at(order_id);
-  for (auto& c : o2.captures) {
-    if (c.capture_id == capture_id) {
-      for (const auto& si : v.at("shipping_info").get_array()) c.shipping_info.push_back(si);
-      ++applied_posts_;
-      return empty_response(204);
-    }
-  }
-  return error_response(404, "NO_SUCH_CAPTURE", "Capture could not be found.", cid);
+  return with_body([](const json::value& v) { return validate_update_shipping_info(v); },
+                   [&](Order& ord, const json::value& v) {
+                     // Captures are never removed, so the capture is still there; find it
+                     // again (the vector may have grown meanwhile).
+                     for (auto& c : ord.captures) {
+                       if (c.capture_id == capture_id) {
+                         for (const auto& si : v.at("shipping_info").get_array())
+                           c.shipping_info.push_back(si);
+                         ++applied_posts_;
+                         return empty_response(204);
+                       }
+                     }
+                     return error_response(404, "NO_SUCH_CAPTURE", "Capture could not be found.", cid);
+                   });
 }
 
 }  // namespace sim

@@ -54,6 +54,14 @@ std::string uuid4();
 // when valid, else a message naming the field path ("order_lines[2].quantity_unit: ...").
 std::string validate_capture(const boost::json::value& body, std::int64_t max_captured_amount = 200000000);
 std::string validate_update_shipping_info(const boost::json::value& body);
+// RefundObject, "Update authorization", "Update merchant references" (the request bodies).
+std::string validate_refund(const boost::json::value& body);
+std::string validate_update_authorization(const boost::json::value& body);
+std::string validate_merchant_references(const boost::json::value& body);
+// Parts of a seed order, checked as in requests; `path` prefixes the message.
+std::string validate_order_lines(const boost::json::value& v, const std::string& path);
+std::string validate_address(const boost::json::value& v, const std::string& path);
+std::string validate_initial_payment_method(const boost::json::value& v, const std::string& path);
 
 struct Capture {
   std::string capture_id;
@@ -64,13 +72,27 @@ struct Capture {
   boost::json::value reference;
   boost::json::array order_lines;
   boost::json::array shipping_info;
+  std::int64_t refunded_amount = 0;  // this capture's share of the order's refunds
+  boost::json::value billing_address;   // the order's, when it has one (null: absent)
+  boost::json::value shipping_address;
   int send_outs = 0;
+};
+
+struct Refund {
+  std::string refund_id;
+  std::int64_t refunded_amount = 0;
+  std::string refunded_at;
+  boost::json::value description;  // string or null (absent)
+  boost::json::value reference;
+  boost::json::value order_lines;  // array or null (absent)
 };
 
 struct Order {
   std::string order_id;
   std::int64_t order_amount = 0;
+  std::int64_t original_order_amount = 0;  // the first order_amount; PATCH /authorization keeps it
   std::int64_t captured_amount = 0;
+  std::int64_t refunded_amount = 0;
   std::string purchase_currency;
   std::string status = "AUTHORIZED";
   std::string fraud_status = "ACCEPTED";
@@ -79,7 +101,14 @@ struct Order {
   std::string created_at;
   std::string klarna_reference;
   boost::json::object extra;  // optional seed fields echoed in GET order (purchase_country, ...)
+  boost::json::value merchant_reference1;  // string or null (not set)
+  boost::json::value merchant_reference2;
+  boost::json::array order_lines;
+  boost::json::object initial_payment_method;
+  boost::json::value billing_address;   // object or null (not seeded)
+  boost::json::value shipping_address;
   std::vector<Capture> captures;
+  std::vector<Refund> refunds;
 };
 
 class Sim {
@@ -96,11 +125,19 @@ class Sim {
  private:
   Response route(const Request& req, const std::string& correlation_id);
   Response post_capture(Order& o, const boost::json::value& body, const std::string& cid);
+  Response post_refund(Order& o, const boost::json::value& body, const std::string& cid);
+  Response post_cancel(Order& o, const std::string& cid);
+  Response post_release(Order& o, const std::string& cid);
+  Response post_extend(Order& o, const std::string& cid);
+  Response patch_merchant_references(Order& o, const boost::json::value& body, const std::string& cid);
+  Response patch_authorization(Order& o, const boost::json::value& body, const std::string& cid);
   Response with_idempotency(const std::string& key, const Request& req, const std::string& cid);
 
   boost::json::object capture_json(const Capture& c, bool with_sim_fields) const;
+  boost::json::object refund_json(const Refund& r) const;
   boost::json::object order_json(const Order& o, bool with_sim_fields) const;
   std::string effective_status(const Order& o) const;
+  static std::int64_t remaining_authorized(const Order& o);
 
   Options opt_;
   mutable std::mutex mu_;  // orders, clock, counters

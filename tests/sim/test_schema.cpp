@@ -1,4 +1,4 @@
-// Checks kom-sim's JSON answers (capture, captures list, order, errors) against the schemas of
+// Checks kom-sim's JSON answers (capture, captures list, refund, order, errors) against the schemas of
 // Klarna's 2024 spec (tests/sim/spec/order-management-api-openapi.yml). No YAML library: the
 // file is machine-written with a fixed layout (two-space indents, sorted keys), so a small
 // line-based reader extracts components.schemas.<name>.properties.<prop>.{type, $ref, items,
@@ -236,6 +236,16 @@ TEST_CASE("schema reader: reads the 2024 spec's schemas") {
   REQUIRE(s.count("MerchantOrderDto") == 1);
   REQUIRE(s.count("order_line") == 1);
   REQUIRE(s.count("shipping_info") == 1);
+  REQUIRE(s.count("Refund") == 1);
+  REQUIRE(s.count("address") == 1);
+  REQUIRE(s.count("InitialPaymentMethodDto") == 1);
+  CHECK(s.at("Refund").size() == 7);
+  CHECK(s.at("Refund").at("refunded_at").format == "date-time");
+  CHECK(s.at("address").size() == 13);
+  CHECK(s.at("address").at("postal_code").max_length == 10);
+  CHECK(s.at("MerchantOrderDto").at("refunds").items_ref == "Refund");
+  CHECK(s.at("MerchantOrderDto").at("initial_payment_method").ref == "InitialPaymentMethodDto");
+  CHECK(s.at("RefundObject").at("refunded_amount").maximum == 200000000);
   CHECK(s.at("Capture").size() == 11);
   CHECK(s.at("Capture").at("captured_amount").type == "integer");
   CHECK(s.at("Capture").at("order_lines").items_ref == "order_line");
@@ -251,15 +261,25 @@ TEST_CASE("schema reader: reads the 2024 spec's schemas") {
   CHECK(check(json::parse(R"({"order_lines":[{"quantity":"1"}]})"), "Capture").size() == 1);
   CHECK(check(json::parse(R"({"status":"DONE"})"), "MerchantOrderDto").size() == 1);
   CHECK(check(json::parse(R"({"captured_at":"yesterday"})"), "Capture").size() == 1);
+  CHECK(check(json::parse(R"({"refunded_at":"yesterday"})"), "Refund").size() == 1);
+  CHECK(check(json::parse(R"({"billing_address":{"postal_code":"12345678901"}})"), "MerchantOrderDto").size() == 1);
+  CHECK(check(json::parse(R"({"initial_payment_method":{"number_of_installments":"3"}})"), "MerchantOrderDto").size() == 1);
 }
 
-TEST_CASE("kom-sim's capture, captures list, order and error answers match the 2024 schemas") {
+TEST_CASE("kom-sim's capture, refund, order and error answers match the 2024 schemas") {
   SimProcess sim({});
   TlsClient c(sim.port());
   std::string id = "schema-order";
+  // Every address field, organization_name and attention included.
+  const std::string address =
+      R"({"attention":"Accounts payable","city":"Hamburg","country":"DE","email":"ap@example.com","family_name":"Berg",)"
+      R"("given_name":"Jonas","organization_name":"Rösterei Nord GmbH","phone":"+49 40 1","postal_code":"20457",)"
+      R"("region":"HH","street_address":"Hafenweg 3","street_address2":"Hof","title":"Herr"})";
   REQUIRE(c.request(http_noauth("POST", "/_sim/orders",
                                 R"({"order_id":"schema-order","order_amount":100000,"purchase_currency":"EUR",)"
                                 R"("purchase_country":"DE","locale":"de-DE","merchant_reference1":"m1","merchant_reference2":"m2","merchant_data":"md",)"
+                                R"("initial_payment_method":{"type":"FIXED_AMOUNT","description":"Slice it","number_of_installments":3},)"
+                                R"("billing_address":)" + address + R"(,"shipping_address":)" + address + ","
                                 R"("order_lines":[{"name":"Widget","quantity":2,"unit_price":5000,"total_amount":10000,"type":"physical"}]})"))
               .status == 201);
   std::string base = "/ordermanagement/v1/orders/" + id;
@@ -277,8 +297,20 @@ TEST_CASE("kom-sim's capture, captures list, order and error answers match the 2
   REQUIRE(c.request(http_noauth("POST", base + "/captures/" + cid + "/shipping-info",
                                 R"({"shipping_info":[{"shipping_method":"PickUpPoint"}]})")).status == 204);
   REQUIRE(c.request(http_noauth("POST", base + "/captures", R"({"captured_amount":5})")).status == 201);
+  auto ref = c.request(http_noauth("POST", base + "/refunds",
+                                   R"({"refunded_amount":3000,"description":"Returned","reference":"RF-1","order_lines":[)"
+                                   R"({"name":"Widget","quantity":1,"unit_price":5000,"total_amount":5000,"total_discount_amount":2000,)"
+                                   R"("tax_rate":2500,"total_tax_amount":600,"type":"physical","reference":"SKU"}]})"));
+  REQUIRE(ref.status == 201);
+  REQUIRE(c.request(http_noauth("POST", base + "/refunds", R"({"refunded_amount":1})")).status == 201);
+  REQUIRE(c.request(http_noauth("PATCH", base + "/authorization", R"({"order_amount":90000})")).status == 204);
 
   std::set<std::string> seen;
+  auto one_refund = c.request(http_noauth("GET", base + "/refunds/" + ref.header("Refund-Id")));
+  REQUIRE(one_refund.status == 200);
+  auto er = check(one_refund.json(), "Refund", &seen);
+  CHECK_MESSAGE(er.empty(), joined(er));
+
   auto one = c.request(http_noauth("GET", base + "/captures/" + cid));
   REQUIRE(one.status == 200);
   auto e1 = check(one.json(), "Capture", &seen);
@@ -303,13 +335,21 @@ TEST_CASE("kom-sim's capture, captures list, order and error answers match the 2
   for (const auto& p : schemas().at("order_line")) CHECK_MESSAGE(seen.count("order_line." + p.first) == 1, p.first);
   for (const auto& p : schemas().at("shipping_info")) CHECK_MESSAGE(seen.count("shipping_info." + p.first) == 1, p.first);
   for (const char* f : {"capture_id", "klarna_reference", "captured_amount", "captured_at", "description",
-                        "reference", "order_lines", "refunded_amount", "shipping_info"})
+                        "reference", "order_lines", "refunded_amount", "shipping_info", "billing_address",
+                        "shipping_address"})
     CHECK_MESSAGE(seen.count(std::string("Capture.") + f) == 1, f);
   for (const char* f : {"order_id", "status", "fraud_status", "order_amount", "original_order_amount",
                         "captured_amount", "refunded_amount", "remaining_authorized_amount", "purchase_currency",
                         "purchase_country", "locale", "expires_at", "created_at", "klarna_reference", "captures",
-                        "refunds", "order_lines", "merchant_reference1", "merchant_reference2", "merchant_data"})
+                        "refunds", "order_lines", "merchant_reference1", "merchant_reference2", "merchant_data",
+                        "initial_payment_method", "billing_address", "shipping_address"})
     CHECK_MESSAGE(seen.count(std::string("MerchantOrderDto.") + f) == 1, f);
+  // Refund: all but credit_invoice (B2B credit invoices are not simulated).
+  for (const char* f : {"refund_id", "refunded_amount", "refunded_at", "description", "reference", "order_lines"})
+    CHECK_MESSAGE(seen.count(std::string("Refund.") + f) == 1, f);
+  for (const auto& p : schemas().at("address")) CHECK_MESSAGE(seen.count("address." + p.first) == 1, p.first);
+  for (const auto& p : schemas().at("InitialPaymentMethodDto"))
+    CHECK_MESSAGE(seen.count("InitialPaymentMethodDto." + p.first) == 1, p.first);
 
   // Error bodies against the spec's error schemas.
   struct Err { std::string raw; const char* schema; };
@@ -318,6 +358,11 @@ TEST_CASE("kom-sim's capture, captures list, order and error answers match the 2
       {http_noauth("POST", base + "/captures", R"({"captured_amount":99999999})"), "Capture not allowed error message"},
       {http_noauth("POST", base + "/captures/nope/trigger-send-out"), "No such capture error message"},
       {http_noauth("POST", base + "/captures", R"({"captured_amount":0})"), "ErrorMessageDto"},
+      {http_noauth("POST", base + "/refunds", R"({"refunded_amount":99999999})"), "Refund not allowed error message"},
+      {http_noauth("GET", base + "/refunds/nope"), "Not found error message"},
+      {http_noauth("POST", base + "/cancel"), "Cancel not allowed error message"},
+      {http_noauth("PATCH", base + "/authorization", R"({"order_amount":1})"), "Not allowed error message"},
+      {http_noauth("POST", base + "/refunds", R"({"refunded_amount":0})"), "ErrorMessageDto"},
   };
   for (const auto& e : errs) {
     auto r = c.request(e.raw);

@@ -542,7 +542,7 @@ TEST_CASE("shipping-info and trigger-send-out on an order without captures: 403 
 TEST_CASE("Unknown paths give 404 NOT_FOUND, wrong methods 405") {
   check_error(send(http("GET", "/")), 404, "NOT_FOUND");
   check_error(send(http("GET", "/ordermanagement/v1/orders")), 404, "NOT_FOUND");
-  check_error(send(http("GET", "/ordermanagement/v1/orders/x/refunds")), 404, "NOT_FOUND");
+  check_error(send(http("GET", "/ordermanagement/v1/orders/x/customer-details")), 404, "NOT_FOUND");
   check_error(send(http("GET", "/ordermanagement/v1/orders/x/captures/y/z/w")), 404, "NOT_FOUND");
   auto r = send(http("DELETE", order_path("f3392f8b-6116-4073-ab96-e330819e2c07")));
   check_error(r, 405, "METHOD_NOT_ALLOWED");
@@ -881,4 +881,716 @@ TEST_CASE("--max-captured-amount lowers the captured_amount limit (422 above it)
   check_error(c.request(http("POST", o + "/captures", R"({"captured_amount":100000001})", {}, false)), 422,
               "UNPROCESSABLE_ENTITY", "captured_amount");
   CHECK(c.request(http("POST", o + "/captures", R"({"captured_amount":100})", {}, false)).status == 201);
+}
+
+
+// ---- refunds and order changes ---------------------------------------------------------------
+
+namespace {
+
+std::string refund(const std::string& order, std::int64_t amount, const std::string& extra = {},
+                   const std::string& key = {}) {
+  std::string hdr = key.empty() ? std::string() : "Klarna-Idempotency-Key: " + key + "\r\n";
+  auto r = send(http("POST", order_path(order) + "/refunds",
+                     R"({"refunded_amount":)" + std::to_string(amount) + extra + "}", hdr));
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  return r.header("Refund-Id");
+}
+
+HttpResponse post(const std::string& order, const std::string& call, const std::string& body = {},
+                  const std::string& extra = {}) {
+  return send(http("POST", order_path(order) + call, body, extra));
+}
+
+HttpResponse patch(const std::string& order, const std::string& call, const std::string& body,
+                   const std::string& extra = {}) {
+  return send(http("PATCH", order_path(order) + call, body, extra));
+}
+
+json::object get_order(const std::string& id) {
+  auto r = send(http("GET", order_path(id)));
+  REQUIRE(r.status == 200);
+  return r.json().as_object();
+}
+
+std::string key_header(const std::string& key) { return "Klarna-Idempotency-Key: " + key + "\r\n"; }
+
+// "YYYY-MM-DDTHH:MM:SSZ" (as the sim writes it) -> Unix seconds.
+std::int64_t epoch_of(const json::value& v) {
+  const std::string s(v.as_string());
+  REQUIRE(is_iso8601(s));
+  REQUIRE(s.size() == 20);
+  int y = std::stoi(s.substr(0, 4));
+  const int m = std::stoi(s.substr(5, 2)), d = std::stoi(s.substr(8, 2));
+  y -= m <= 2;  // days from the civil date, March-based years
+  const int era = (y >= 0 ? y : y - 399) / 400;
+  const int yoe = y - era * 400;
+  const int doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const std::int64_t days = static_cast<std::int64_t>(era) * 146097 + doe - 719468;
+  return days * 86400 + std::stoi(s.substr(11, 2)) * 3600 + std::stoi(s.substr(14, 2)) * 60 +
+         std::stoi(s.substr(17, 2));
+}
+
+constexpr std::int64_t days28 = 28 * 86400;
+
+}  // namespace
+
+TEST_CASE("epoch_of reads the sim's timestamps") {
+  CHECK(epoch_of(json::value("1970-01-01T00:00:00Z")) == 0);
+  CHECK(epoch_of(json::value("2000-03-01T00:00:01Z")) == 951868801);
+  CHECK(epoch_of(json::value("2099-12-31T23:59:59Z")) == 4102444799);
+}
+
+TEST_CASE("POST refund: 201, Refund-Id and Location, the refund, and the order's amounts") {
+  std::string id = unique_order(10000);
+  std::string c1 = capture(id, 4000), c2 = capture(id, 3000);
+  const std::int64_t before = applied_posts();
+  const std::int64_t t0 = state().at("now_epoch").as_int64();
+  auto r = post(id, "/refunds",
+                R"({"refunded_amount":5000,"description":"Returned","reference":"RF-1","order_lines":[)" +
+                    std::string(line_ok) + "]}");
+  REQUIRE(r.status == 201);
+  CHECK(r.body.empty());
+  CHECK(r.header("Content-Length") == "0");
+  const std::string rid = r.header("Refund-Id");
+  CHECK(is_uuid4(rid));
+  CHECK(r.header("Location") == "https://localhost:" + std::to_string(main_sim().port()) + order_path(id) +
+                                    "/refunds/" + rid);
+  CHECK(is_uuid4(r.header("Klarna-Correlation-Id")));
+  CHECK(applied_posts() == before + 1);
+  const std::int64_t t1 = state().at("now_epoch").as_int64();
+
+  auto g = send(http("GET", order_path(id) + "/refunds/" + rid));
+  REQUIRE(g.status == 200);
+  CHECK(g.header("Content-Type") == "application/json");
+  const json::object f = g.json().as_object();
+  CHECK(f.size() == 6);
+  CHECK(f.at("refund_id").as_string() == rid.c_str());
+  CHECK(f.at("refunded_amount").as_int64() == 5000);
+  CHECK(f.at("description").as_string() == "Returned");
+  CHECK(f.at("reference").as_string() == "RF-1");
+  CHECK(f.at("order_lines") == json::parse(std::string("[") + line_ok + "]"));
+  const std::int64_t at = epoch_of(f.at("refunded_at"));  // on the sim clock
+  CHECK(at >= t0);
+  CHECK(at <= t1);
+
+  // The order: refunded_amount grows, the status stays, the refund is listed.
+  auto o = get_order(id);
+  CHECK(o.at("status").as_string() == "PART_CAPTURED");
+  CHECK(o.at("captured_amount").as_int64() == 7000);
+  CHECK(o.at("refunded_amount").as_int64() == 5000);
+  CHECK(o.at("remaining_authorized_amount").as_int64() == 3000);
+  REQUIRE(o.at("refunds").as_array().size() == 1);
+  CHECK(o.at("refunds").as_array()[0] == json::value(f));
+  // Spread over the captures, oldest first.
+  auto caps = send(http("GET", order_path(id) + "/captures")).json().as_array();
+  CHECK(caps[0].at("refunded_amount").as_int64() == 4000);
+  CHECK(caps[1].at("refunded_amount").as_int64() == 1000);
+  CHECK(send(http("GET", order_path(id) + "/captures/" + c1)).json().at("refunded_amount").as_int64() == 4000);
+  CHECK(send(http("GET", order_path(id) + "/captures/" + c2)).json().at("refunded_amount").as_int64() == 1000);
+
+  // What is left of the captured amount, and not a cent more.
+  check_error(post(id, "/refunds", R"({"refunded_amount":2001})"), 403, "REFUND_NOT_ALLOWED",
+              "Refunded amount is higher than the captured amount. Refund not possible.");
+  const std::string rid2 = refund(id, 2000);
+  CHECK(rid2 != rid);
+  check_error(post(id, "/refunds", R"({"refunded_amount":1})"), 403, "REFUND_NOT_ALLOWED",
+              "higher than the captured amount");
+  // Optional fields not given are left out.
+  const json::object f2 = send(http("GET", order_path(id) + "/refunds/" + rid2)).json().as_object();
+  CHECK(f2.size() == 3);
+  CHECK(f2.at("refunded_amount").as_int64() == 2000);
+  CHECK_FALSE(f2.contains("description"));
+  CHECK_FALSE(f2.contains("reference"));
+  CHECK_FALSE(f2.contains("order_lines"));
+  caps = send(http("GET", order_path(id) + "/captures")).json().as_array();
+  CHECK(caps[0].at("refunded_amount").as_int64() == 4000);
+  CHECK(caps[1].at("refunded_amount").as_int64() == 3000);
+  o = get_order(id);
+  CHECK(o.at("refunded_amount").as_int64() == 7000);
+  CHECK(o.at("refunds").as_array().size() == 2);
+  CHECK(applied_posts() == before + 2);
+
+  // A fully captured order stays CAPTURED when refunded in full.
+  std::string full = unique_order(1000);
+  capture(full, 1000);
+  refund(full, 1000);
+  o = get_order(full);
+  CHECK(o.at("status").as_string() == "CAPTURED");
+  CHECK(o.at("refunded_amount").as_int64() == 1000);
+  CHECK(o.at("remaining_authorized_amount").as_int64() == 0);
+}
+
+TEST_CASE("POST refund: checked in order: 404 NO_SUCH_ORDER, 400, 422, 403 REFUND_NOT_ALLOWED") {
+  check_error(post("no-such-order", "/refunds", "not json"), 404, "NO_SUCH_ORDER");
+  std::string id = unique_order(10000);
+  const std::int64_t before = applied_posts();
+  check_error(post(id, "/refunds", "{refunded_amount: 1}"), 400, "BAD_REQUEST");
+  check_error(post(id, "/refunds", ""), 400, "BAD_REQUEST");
+  check_error(post(id, "/refunds", R"({"refunded_amount":0})"), 422, "UNPROCESSABLE_ENTITY", "refunded_amount");
+  check_error(post(id, "/refunds", R"({"refunded_amount":1})"), 403, "REFUND_NOT_ALLOWED",
+              "Order has no captures. Refund not possible");
+  capture(id, 5000);
+
+  auto lines = [](const std::string& l) { return R"({"refunded_amount":1,"order_lines":[)" + std::string(line_ok) + "," + l + "]}"; };
+  std::string s256(256, 'a');
+  struct Case { std::string body; std::string path; };
+  std::vector<Case> cases = {
+      {"[]", "body"},
+      {"{}", "refunded_amount: is required"},
+      {R"({"refunded_amount":0})", "refunded_amount: must be between 1 and 200000000, got 0"},
+      {R"({"refunded_amount":-1})", "refunded_amount"},
+      {R"({"refunded_amount":200000001})", "refunded_amount"},
+      {R"({"refunded_amount":"1"})", "refunded_amount: must be an integer"},
+      {R"({"refunded_amount":1.0})", "refunded_amount: must be an integer"},
+      {R"({"refunded_amount":null})", "refunded_amount"},
+      {R"({"refunded_amount":1,"description":")" + s256 + "\"}", "description"},
+      {R"({"refunded_amount":1,"description":7})", "description: must be a string"},
+      {R"({"refunded_amount":1,"reference":")" + s256 + "\"}", "reference"},
+      {R"({"refunded_amount":1,"reference":null})", "reference"},
+      {R"({"refunded_amount":1,"captured_amount":1})", "captured_amount: unknown field"},
+      {R"({"refunded_amount":1,"shipping_info":[]})", "shipping_info: unknown field"},
+      {R"({"refunded_amount":1,"order_lines":{}})", "order_lines: must be an array"},
+      {lines(R"({"name":"n","quantity":1,"unit_price":1})"), "order_lines[1].total_amount: is required"},
+      {lines(R"({"name":"","quantity":1,"unit_price":1,"total_amount":1})"), "order_lines[1].name"},
+      {lines(R"({"name":"n","quantity":1,"unit_price":1,"total_amount":1,"quantity_unit":"elevenchars"})"),
+       "order_lines[1].quantity_unit"},
+      {lines(R"({"name":"n","quantity":1,"unit_price":1,"total_amount":1,"type":"Physical"})"), "order_lines[1].type"},
+      {lines(R"({"name":"n","quantity":1,"unit_price":1,"total_amount":1,"colour":"red"})"),
+       "order_lines[1].colour: unknown field"},
+  };
+  {
+    std::string many = R"({"refunded_amount":1,"order_lines":[)";
+    for (int i = 0; i < 1001; ++i) many += std::string(i ? "," : "") + line_ok;
+    cases.push_back({many + "]}", "order_lines: the number of items must be between 0 and 1000"});
+  }
+  const std::int64_t mid = applied_posts();
+  TlsClient c(main_sim().port());
+  for (const auto& k : cases) {
+    CAPTURE(k.body.substr(0, 200));
+    check_error(c.request(http("POST", order_path(id) + "/refunds", k.body)), 422, "UNPROCESSABLE_ENTITY", k.path);
+  }
+  CHECK(applied_posts() == mid);
+  CHECK(state_order(id).at("refunds").as_array().empty());
+  CHECK(state_order(id).at("refunded_amount").as_int64() == 0);
+  CHECK(applied_posts() == before + 1);  // the capture only
+
+  // The limits themselves are accepted: 255 code points, 1000 lines.
+  std::string s255;
+  for (int i = 0; i < 255; ++i) s255 += "\xC3\xA9";
+  std::string many = R"({"refunded_amount":5000,"description":")" + s255 + R"(","reference":")" + std::string(255, 'r') +
+                     R"(","order_lines":[)";
+  for (int i = 0; i < 1000; ++i) many += std::string(i ? "," : "") + line_ok;
+  auto r = post(id, "/refunds", many + "]}");
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  auto f = send(http("GET", order_path(id) + "/refunds/" + r.header("Refund-Id"))).json();
+  CHECK(f.at("order_lines").as_array().size() == 1000);
+  CHECK(f.at("description").as_string() == s255.c_str());
+
+  // A seeded captured_amount (without capture objects) can be refunded.
+  std::string seeded = unique_order(1000, R"(,"status":"PART_CAPTURED","captured_amount":600)");
+  refund(seeded, 600);
+  check_error(post(seeded, "/refunds", R"({"refunded_amount":1})"), 403, "REFUND_NOT_ALLOWED");
+  CHECK(get_order(seeded).at("refunded_amount").as_int64() == 600);
+}
+
+TEST_CASE("GET refund: 404 NOT_FOUND for an unknown refund, NO_SUCH_ORDER for an unknown order") {
+  std::string id = unique_order(1000), other = unique_order(1000);
+  capture(id, 1000);
+  std::string rid = refund(id, 100);
+  CHECK(send(http("GET", order_path(id) + "/refunds/" + rid)).status == 200);
+  check_error(send(http("GET", order_path(id) + "/refunds/no-such-refund")), 404, "NOT_FOUND", "no-such-refund");
+  check_error(send(http("GET", order_path(other) + "/refunds/" + rid)), 404, "NOT_FOUND");
+  check_error(send(http("GET", order_path("no-such-order") + "/refunds/" + rid)), 404, "NO_SUCH_ORDER");
+}
+
+TEST_CASE("POST cancel: 204 on an authorized order without captures, else 403 CANCEL_NOT_ALLOWED") {
+  std::string id = unique_order(5000);
+  const std::int64_t before = applied_posts();
+  auto r = post(id, "/cancel");
+  CHECK(r.status == 204);
+  CHECK(r.body.empty());
+  CHECK(is_uuid4(r.header("Klarna-Correlation-Id")));
+  auto o = get_order(id);
+  CHECK(o.at("status").as_string() == "CANCELLED");
+  CHECK(o.at("remaining_authorized_amount").as_int64() == 0);
+  CHECK(o.at("order_amount").as_int64() == 5000);
+  CHECK(applied_posts() == before + 1);
+  check_error(post(id, "/cancel"), 403, "CANCEL_NOT_ALLOWED", "Order is already cancelled. Cancel not possible.");
+  check_error(post(id, "/captures", R"({"captured_amount":1})"), 403, "CAPTURE_NOT_ALLOWED", "cancelled");
+
+  // A body is not defined for cancel; one sent is ignored, JSON or not.
+  CHECK(post(unique_order(), "/cancel", R"({"reason":"changed my mind"})").status == 204);
+  CHECK(post(unique_order(), "/cancel", "not json").status == 204);
+  CHECK(applied_posts() == before + 3);
+
+  // Captured in part or in full: Klarna's message.
+  std::string part = unique_order(5000), full = unique_order(5000);
+  capture(part, 1000);
+  capture(full, 5000);
+  const std::int64_t mid = applied_posts();
+  check_error(post(part, "/cancel"), 403, "CANCEL_NOT_ALLOWED", "Order has previous captures. Cancel not possible");
+  check_error(post(full, "/cancel"), 403, "CANCEL_NOT_ALLOWED", "Order has previous captures. Cancel not possible");
+  struct Case { const char* extra; const char* message; };
+  for (Case k : {Case{R"(,"status":"CLOSED")", "Order is closed"}, Case{R"(,"status":"EXPIRED")", "Order has expired"},
+                 Case{R"(,"expires_at":"2001-01-01T00:00:00Z")", "Order has expired"},
+                 Case{R"(,"status":"CANCELLED")", "already cancelled"},
+                 Case{R"(,"status":"PART_CAPTURED","captured_amount":1)", "previous captures"},
+                 Case{R"(,"status":"CAPTURED")", "Order is not authorized"}}) {
+    CAPTURE(k.extra);
+    check_error(post(unique_order(1000, k.extra), "/cancel"), 403, "CANCEL_NOT_ALLOWED", k.message);
+  }
+  check_error(post("cancelled-0001", "/cancel"), 403, "CANCEL_NOT_ALLOWED", "cancelled");
+  check_error(post("expired-0001", "/cancel"), 403, "CANCEL_NOT_ALLOWED", "expired");
+  CHECK(get_order(part).at("status").as_string() == "PART_CAPTURED");
+  CHECK(applied_posts() == mid);
+  check_error(post("no-such-order", "/cancel"), 404, "NO_SUCH_ORDER");
+}
+
+TEST_CASE("POST release-remaining-authorization: 204 and CLOSED on a part-captured order, else 403 NOT_ALLOWED") {
+  std::string id = unique_order(10000);
+  check_error(post(id, "/release-remaining-authorization"), 403, "NOT_ALLOWED",
+              "Can not release when order is cancelled or has no captures.");
+  capture(id, 4000);
+  const std::int64_t before = applied_posts();
+  auto r = post(id, "/release-remaining-authorization");
+  CHECK(r.status == 204);
+  CHECK(r.body.empty());
+  auto o = get_order(id);
+  CHECK(o.at("status").as_string() == "CLOSED");
+  CHECK(o.at("order_amount").as_int64() == 10000);
+  CHECK(o.at("original_order_amount").as_int64() == 10000);
+  CHECK(o.at("captured_amount").as_int64() == 4000);
+  CHECK(o.at("remaining_authorized_amount").as_int64() == 0);
+  CHECK(applied_posts() == before + 1);
+  check_error(post(id, "/release-remaining-authorization"), 403, "NOT_ALLOWED", "closed");
+  check_error(post(id, "/captures", R"({"captured_amount":1})"), 403, "CAPTURE_NOT_ALLOWED", "closed");
+  check_error(post(id, "/cancel"), 403, "CANCEL_NOT_ALLOWED", "previous captures");
+  // What was captured can still be refunded.
+  refund(id, 4000);
+  CHECK(get_order(id).at("status").as_string() == "CLOSED");
+
+  std::string full = unique_order(1000);
+  capture(full, 1000);
+  check_error(post(full, "/release-remaining-authorization"), 403, "NOT_ALLOWED",
+              "Order is fully captured. Remaining authorization cannot be released.");
+  std::string cancelled = unique_order(1000);
+  REQUIRE(post(cancelled, "/cancel").status == 204);
+  check_error(post(cancelled, "/release-remaining-authorization"), 403, "NOT_ALLOWED",
+              "Can not release when order is cancelled or has no captures.");
+  check_error(post("cancelled-0001", "/release-remaining-authorization"), 403, "NOT_ALLOWED", "cancelled");
+  check_error(post(unique_order(1000, R"(,"status":"EXPIRED","captured_amount":500)"), "/release-remaining-authorization"),
+              403, "NOT_ALLOWED", "Order has expired");
+  // A seeded captured_amount counts as captured.
+  CHECK(post(unique_order(1000, R"(,"status":"PART_CAPTURED","captured_amount":500)"), "/release-remaining-authorization")
+            .status == 204);
+  check_error(post("no-such-order", "/release-remaining-authorization"), 404, "NO_SUCH_ORDER");
+}
+
+TEST_CASE("POST extend-authorization-time: expires_at moves 28 days on while AUTHORIZED or PART_CAPTURED") {
+  std::string id = unique_order(10000);
+  const std::int64_t e0 = epoch_of(get_order(id).at("expires_at"));
+  CHECK(state_order(id).at("expires_at_epoch").as_int64() == e0);
+  const std::int64_t before = applied_posts();
+  auto r = post(id, "/extend-authorization-time");
+  CHECK(r.status == 204);
+  CHECK(r.body.empty());
+  CHECK(epoch_of(get_order(id).at("expires_at")) == e0 + days28);
+  CHECK(state_order(id).at("expires_at_epoch").as_int64() == e0 + days28);
+  CHECK(post(id, "/extend-authorization-time").status == 204);
+  CHECK(epoch_of(get_order(id).at("expires_at")) == e0 + 2 * days28);
+  capture(id, 1000);
+  CHECK(post(id, "/extend-authorization-time").status == 204);  // PART_CAPTURED
+  CHECK(epoch_of(get_order(id).at("expires_at")) == e0 + 3 * days28);
+  CHECK(applied_posts() == before + 4);
+
+  capture(id, 9000);
+  const std::int64_t mid = applied_posts();
+  check_error(post(id, "/extend-authorization-time"), 403, "NOT_ALLOWED", "fully captured");
+  struct Case { const char* extra; const char* message; };
+  for (Case k : {Case{R"(,"status":"CANCELLED")", "cancelled"}, Case{R"(,"status":"CLOSED")", "closed"},
+                 Case{R"(,"status":"EXPIRED")", "expired"}, Case{R"(,"expires_at":"2001-01-01T00:00:00Z")", "expired"},
+                 Case{R"(,"status":"PART_CAPTURED","captured_amount":500,"expires_at":"2001-01-01T00:00:00Z")", "expired"}}) {
+    CAPTURE(k.extra);
+    std::string oid = unique_order(1000, k.extra);
+    const std::string was(get_order(oid).at("expires_at").as_string());
+    check_error(post(oid, "/extend-authorization-time"), 403, "NOT_ALLOWED", k.message);
+    CHECK(get_order(oid).at("expires_at").as_string() == was.c_str());
+  }
+  check_error(post("expired-0001", "/extend-authorization-time"), 403, "NOT_ALLOWED", "Order has expired");
+  CHECK(applied_posts() == mid);
+  check_error(post("no-such-order", "/extend-authorization-time"), 404, "NO_SUCH_ORDER");
+}
+
+TEST_CASE("An extended order outlives its first expiry on the sim clock") {
+  SimProcess sim({});  // its own clock: the shared sim's orders must not expire
+  TlsClient c(sim.port());
+  auto call = [&](const std::string& method, const std::string& target, const std::string& body = {}) {
+    return c.request(http(method, target, body, {}, false));
+  };
+  for (const char* id : {"keep", "lapse"})
+    REQUIRE(call("POST", "/_sim/orders", std::string(R"({"order_id":")") + id + R"(","order_amount":1000,"purchase_currency":"EUR"})")
+                .status == 201);
+  // Default expiry is 28 days after creation; extend "keep" on day 27, then look on day 29.
+  REQUIRE(call("POST", "/_sim/clock", R"({"advance_seconds":)" + std::to_string(27 * 86400) + "}").status == 200);
+  CHECK(call("POST", order_path("keep") + "/extend-authorization-time").status == 204);
+  REQUIRE(call("POST", "/_sim/clock", R"({"advance_seconds":)" + std::to_string(2 * 86400) + "}").status == 200);
+  CHECK(call("GET", order_path("keep")).json().at("status").as_string() == "AUTHORIZED");
+  CHECK(call("GET", order_path("lapse")).json().at("status").as_string() == "EXPIRED");
+  check_error(call("POST", order_path("lapse") + "/extend-authorization-time"), 403, "NOT_ALLOWED", "expired");
+  check_error(call("POST", order_path("lapse") + "/cancel"), 403, "CANCEL_NOT_ALLOWED", "expired");
+  CHECK(call("POST", order_path("keep") + "/captures", R"({"captured_amount":1000})").status == 201);
+}
+
+TEST_CASE("PATCH merchant-references: present fields overwrite, 204; 422, 403 NOT_ALLOWED") {
+  std::string id = unique_order(1000);
+  const std::int64_t before = applied_posts();
+  auto r = patch(id, "/merchant-references", R"({"merchant_reference1":"POS-1001"})");
+  CHECK(r.status == 204);
+  CHECK(r.body.empty());
+  auto o = get_order(id);
+  CHECK(o.at("merchant_reference1").as_string() == "POS-1001");
+  CHECK_FALSE(o.contains("merchant_reference2"));  // never set: left out, as Klarna does
+  CHECK(state_order(id).at("merchant_reference2").is_null());
+  CHECK(patch(id, "/merchant-references", R"({"merchant_reference2":"till-7"})").status == 204);
+  o = get_order(id);
+  CHECK(o.at("merchant_reference1").as_string() == "POS-1001");
+  CHECK(o.at("merchant_reference2").as_string() == "till-7");
+  CHECK(patch(id, "/merchant-references", R"({"merchant_reference1":"","merchant_reference2":"B"})").status == 204);
+  CHECK(patch(id, "/merchant-references", "{}").status == 204);
+  o = get_order(id);
+  CHECK(o.at("merchant_reference1").as_string() == "");
+  CHECK(o.at("merchant_reference2").as_string() == "B");
+  CHECK(applied_posts() == before + 4);
+
+  std::string s255;
+  for (int i = 0; i < 255; ++i) s255 += "\xC3\xA9";
+  CHECK(patch(id, "/merchant-references", R"({"merchant_reference1":")" + s255 + "\"}").status == 204);
+  CHECK(get_order(id).at("merchant_reference1").as_string() == s255.c_str());
+
+  struct Case { std::string body; std::string path; };
+  for (const Case& k : {Case{"[]", "body"}, Case{R"({"merchant_reference1":null})", "merchant_reference1"},
+                        Case{R"({"merchant_reference2":7})", "merchant_reference2: must be a string"},
+                        Case{R"({"merchant_reference1":")" + std::string(256, 'a') + "\"}", "merchant_reference1"},
+                        Case{R"({"merchant_reference3":"x"})", "merchant_reference3: unknown field"}}) {
+    CAPTURE(k.body);
+    check_error(patch(id, "/merchant-references", k.body), 422, "UNPROCESSABLE_ENTITY", k.path);
+  }
+  check_error(patch(id, "/merchant-references", "x"), 400, "BAD_REQUEST");
+  check_error(send(http("PATCH", order_path(id) + "/merchant-references")), 400, "BAD_REQUEST");  // no body
+  CHECK(get_order(id).at("merchant_reference1").as_string() == s255.c_str());
+
+  // Refused on cancelled and expired orders (after validation); fine on captured and closed ones.
+  check_error(patch("cancelled-0001", "/merchant-references", R"({"merchant_reference1":"x"})"), 403, "NOT_ALLOWED",
+              "Can not update a cancelled order.");
+  check_error(patch("expired-0001", "/merchant-references", R"({"merchant_reference1":"x"})"), 403, "NOT_ALLOWED",
+              "expired");
+  check_error(patch("cancelled-0001", "/merchant-references", R"({"bogus":"x"})"), 422, "UNPROCESSABLE_ENTITY");
+  CHECK_FALSE(get_order("cancelled-0001").contains("merchant_reference1"));
+  std::string captured = unique_order(1000), closed = unique_order(1000);
+  capture(captured, 1000);
+  capture(closed, 10);
+  REQUIRE(post(closed, "/release-remaining-authorization").status == 204);
+  CHECK(patch(captured, "/merchant-references", R"({"merchant_reference1":"c"})").status == 204);
+  CHECK(patch(closed, "/merchant-references", R"({"merchant_reference1":"d"})").status == 204);
+  CHECK(get_order(closed).at("merchant_reference1").as_string() == "d");
+  check_error(patch("no-such-order", "/merchant-references", "{}"), 404, "NO_SUCH_ORDER");
+
+  // Seeded references show too.
+  auto seeded = get_order(unique_order(1, R"(,"merchant_reference1":"A","merchant_reference2":"B")"));
+  CHECK(seeded.at("merchant_reference1").as_string() == "A");
+  CHECK(seeded.at("merchant_reference2").as_string() == "B");
+}
+
+TEST_CASE("PATCH authorization: lowers the order amount within what is captured and authorized") {
+  std::string id = unique_order(10000);
+  const std::int64_t before = applied_posts();
+  const std::string lines = std::string("[") + line_ok + "]";
+  auto r = patch(id, "/authorization", R"({"order_amount":8000,"description":"Removed an item","order_lines":)" + lines + "}");
+  CHECK(r.status == 204);
+  CHECK(r.body.empty());
+  auto o = get_order(id);
+  CHECK(o.at("status").as_string() == "AUTHORIZED");
+  CHECK(o.at("order_amount").as_int64() == 8000);
+  CHECK(o.at("original_order_amount").as_int64() == 10000);
+  CHECK(o.at("remaining_authorized_amount").as_int64() == 8000);
+  CHECK(o.at("order_lines") == json::parse(lines));
+
+  capture(id, 3000);
+  CHECK(get_order(id).at("remaining_authorized_amount").as_int64() == 5000);
+  check_error(patch(id, "/authorization", R"({"order_amount":2999})"), 403, "NOT_ALLOWED",
+              "Resulting authorization amount 2999 cannot be less than the captured amount 3000");
+  check_error(patch(id, "/authorization", R"({"order_amount":10001})"), 403, "NOT_ALLOWED",
+              "Resulting authorization amount 10001 cannot be higher than the authorized amount 10000");
+  // Back up to what was authorized first is fine; order lines not given are kept.
+  CHECK(patch(id, "/authorization", R"({"order_amount":10000})").status == 204);
+  o = get_order(id);
+  CHECK(o.at("order_amount").as_int64() == 10000);
+  CHECK(o.at("remaining_authorized_amount").as_int64() == 7000);
+  CHECK(o.at("order_lines") == json::parse(lines));
+  // Down to what is captured: the order is then fully captured.
+  CHECK(patch(id, "/authorization", R"({"order_amount":3000,"order_lines":[]})").status == 204);
+  o = get_order(id);
+  CHECK(o.at("status").as_string() == "CAPTURED");
+  CHECK(o.at("order_amount").as_int64() == 3000);
+  CHECK(o.at("original_order_amount").as_int64() == 10000);
+  CHECK(o.at("remaining_authorized_amount").as_int64() == 0);
+  CHECK(o.at("order_lines").as_array().empty());
+  CHECK(applied_posts() == before + 4);  // three updates and the capture
+  check_error(patch(id, "/authorization", R"({"order_amount":3000})"), 403, "NOT_ALLOWED", "fully captured");
+  check_error(post(id, "/captures", R"({"captured_amount":1})"), 403, "CAPTURE_NOT_ALLOWED");
+
+  // Down to zero on an order without captures: still AUTHORIZED, nothing left to capture.
+  std::string zero = unique_order(500);
+  CHECK(patch(zero, "/authorization", R"({"order_amount":0})").status == 204);
+  o = get_order(zero);
+  CHECK(o.at("status").as_string() == "AUTHORIZED");
+  CHECK(o.at("remaining_authorized_amount").as_int64() == 0);
+  check_error(post(zero, "/captures", R"({"captured_amount":1})"), 403, "CAPTURE_NOT_ALLOWED");
+
+  // 400 and 422 come before the state checks.
+  std::string other = unique_order(1000);
+  struct Case { std::string body; std::string path; };
+  std::string many = R"({"order_amount":1,"order_lines":[)";
+  for (int i = 0; i < 1001; ++i) many += std::string(i ? "," : "") + line_ok;
+  for (const Case& k : {Case{"[]", "body"}, Case{"{}", "order_amount: is required"},
+                        Case{R"({"order_amount":-1})", "order_amount: must be between 0 and 200000000"},
+                        Case{R"({"order_amount":200000001})", "order_amount"},
+                        Case{R"({"order_amount":"1"})", "order_amount: must be an integer"},
+                        Case{R"({"order_amount":1.5})", "order_amount"},
+                        Case{R"({"order_amount":1,"description":")" + std::string(256, 'd') + "\"}", "description"},
+                        Case{R"({"order_amount":1,"order_lines":[{"name":""}]})", "order_lines[0].name"},
+                        Case{many + "]}", "order_lines: the number of items must be between 0 and 1000"},
+                        Case{R"({"order_amount":1,"captured_amount":1})", "captured_amount: unknown field"}}) {
+    CAPTURE(k.body.substr(0, 100));
+    check_error(patch(other, "/authorization", k.body), 422, "UNPROCESSABLE_ENTITY", k.path);
+    check_error(patch("cancelled-0001", "/authorization", k.body), 422, "UNPROCESSABLE_ENTITY", k.path);
+  }
+  check_error(patch(other, "/authorization", "nope"), 400, "BAD_REQUEST");
+  CHECK(get_order(other).at("order_amount").as_int64() == 1000);
+
+  check_error(patch("cancelled-0001", "/authorization", R"({"order_amount":1})"), 403, "NOT_ALLOWED", "cancelled");
+  check_error(patch("expired-0001", "/authorization", R"({"order_amount":1})"), 403, "NOT_ALLOWED", "expired");
+  std::string closed = unique_order(1000);
+  capture(closed, 10);
+  REQUIRE(post(closed, "/release-remaining-authorization").status == 204);
+  check_error(patch(closed, "/authorization", R"({"order_amount":500})"), 403, "NOT_ALLOWED", "closed");
+  CHECK(get_order(closed).at("order_amount").as_int64() == 1000);
+  check_error(patch("no-such-order", "/authorization", R"({"order_amount":1})"), 404, "NO_SUCH_ORDER");
+}
+
+TEST_CASE("Idempotency: refunds, cancel, release, extend and both PATCHes replay the first response") {
+  std::string id = unique_order(10000);
+  capture(id, 5000);
+  const std::int64_t before = applied_posts();
+  const std::int64_t e0 = state_order(id).at("expires_at_epoch").as_int64();
+
+  const std::string k1 = key_header("rf-" + id);
+  auto r1 = post(id, "/refunds", R"({"refunded_amount":1000})", k1);
+  auto r2 = post(id, "/refunds", R"({"refunded_amount":2000})", k1);
+  REQUIRE(r1.status == 201);
+  CHECK(r2.raw_head == r1.raw_head);
+  CHECK(r2.header("Refund-Id") == r1.header("Refund-Id"));
+
+  const std::string k2 = key_header("mr-" + id);
+  CHECK(patch(id, "/merchant-references", R"({"merchant_reference1":"first"})", k2).status == 204);
+  CHECK(patch(id, "/merchant-references", R"({"merchant_reference1":"second"})", k2).status == 204);
+
+  const std::string k3 = key_header("au-" + id);
+  CHECK(patch(id, "/authorization", R"({"order_amount":9000})", k3).status == 204);
+  CHECK(patch(id, "/authorization", R"({"order_amount":8000})", k3).status == 204);
+
+  const std::string k4 = key_header("ex-" + id);
+  CHECK(post(id, "/extend-authorization-time", {}, k4).status == 204);
+  CHECK(post(id, "/extend-authorization-time", {}, k4).status == 204);
+
+  const std::string k5 = key_header("rl-" + id);
+  CHECK(post(id, "/release-remaining-authorization", {}, k5).status == 204);
+  auto again = post(id, "/release-remaining-authorization", {}, k5);  // a replay, though now CLOSED
+  CHECK(again.status == 204);
+
+  auto o = state_order(id);
+  CHECK(o.at("refunds").as_array().size() == 1);
+  CHECK(o.at("refunded_amount").as_int64() == 1000);
+  CHECK(o.at("merchant_reference1").as_string() == "first");
+  CHECK(o.at("order_amount").as_int64() == 9000);
+  CHECK(o.at("expires_at_epoch").as_int64() == e0 + days28);
+  CHECK(o.at("status").as_string() == "CLOSED");
+  CHECK(applied_posts() == before + 5);
+
+  std::string other = unique_order(1000);
+  const std::string k6 = key_header("cn-" + other);
+  auto c1 = post(other, "/cancel", {}, k6);
+  auto c2 = post(other, "/cancel", {}, k6);
+  CHECK(c1.status == 204);
+  CHECK(c2.raw_head == c1.raw_head);
+  CHECK(applied_posts() == before + 6);
+
+  // An error first response is replayed, even after the order has changed.
+  std::string late = unique_order(1000);
+  const std::string k7 = key_header("rf-err-" + late);
+  auto e1 = post(late, "/refunds", R"({"refunded_amount":100})", k7);
+  check_error(e1, 403, "REFUND_NOT_ALLOWED", "Order has no captures");
+  capture(late, 1000);
+  auto e2 = post(late, "/refunds", R"({"refunded_amount":100})", k7);
+  CHECK(e2.raw_head == e1.raw_head);
+  CHECK(e2.body == e1.body);
+  CHECK(state_order(late).at("refunds").as_array().empty());
+}
+
+TEST_CASE("405 lists each path's methods (PATCH where defined); unsimulated paths are 404") {
+  struct Case { const char* method; const char* call; const char* allow; };
+  for (Case k : {Case{"GET", "/refunds", "POST"}, Case{"PATCH", "/refunds", "POST"}, Case{"POST", "/refunds/r", "GET"},
+                 Case{"GET", "/cancel", "POST"}, Case{"DELETE", "/cancel", "POST"},
+                 Case{"GET", "/release-remaining-authorization", "POST"}, Case{"PUT", "/extend-authorization-time", "POST"},
+                 Case{"POST", "/merchant-references", "PATCH"}, Case{"GET", "/merchant-references", "PATCH"},
+                 Case{"POST", "/authorization", "PATCH"}, Case{"PUT", "/authorization", "PATCH"},
+                 Case{"PATCH", "", "GET"}, Case{"PATCH", "/captures", "GET, POST"},
+                 Case{"PATCH", "/captures/c/shipping-info", "POST"}}) {
+    CAPTURE(k.method);
+    CAPTURE(k.call);
+    auto r = send(http(k.method, order_path("f3392f8b-6116-4073-ab96-e330819e2c07") + k.call, "{}"));
+    check_error(r, 405, "METHOD_NOT_ALLOWED");
+    CHECK(r.header("Allow") == k.allow);
+  }
+  for (const char* call : {"/refunds/r/x", "/customer-details", "/acknowledge", "/cancel/x", "/authorization/x"}) {
+    CAPTURE(call);
+    check_error(send(http("GET", order_path("x") + call)), 404, "NOT_FOUND");
+  }
+}
+
+TEST_CASE("GET order: order lines, payment method, addresses and references from the seed") {
+  const std::string billing =
+      R"({"organization_name":"Rösterei Nord GmbH","attention":"Accounts payable","given_name":"Jonas","family_name":"Berg",)"
+      R"("email":"ap@example.com","street_address":"Hafenweg 3","street_address2":"Hof","postal_code":"20457","city":"Hamburg",)"
+      R"("region":"HH","country":"DE","phone":"+49 40 1","title":"Herr"})";
+  const std::string shipping = R"({"given_name":"Jonas","street_address":"Kai 1","postal_code":"20457","city":"Hamburg","country":"DE"})";
+  const std::string method = R"({"type":"PAY_IN_X","description":"Pay in 3","number_of_installments":3})";
+  std::string id = unique_order(2000, std::string(R"(,"order_lines":[)") + line_ok + "," + line_ok +
+                                          R"(],"initial_payment_method":)" + method + R"(,"billing_address":)" + billing +
+                                          R"(,"shipping_address":)" + shipping + R"(,"merchant_reference1":"R1")");
+  auto o = get_order(id);
+  CHECK(o.at("order_lines").as_array().size() == 2);
+  CHECK(o.at("initial_payment_method") == json::parse(method));
+  CHECK(o.at("billing_address") == json::parse(billing));
+  CHECK(o.at("shipping_address") == json::parse(shipping));
+  CHECK(o.at("merchant_reference1").as_string() == "R1");
+  CHECK_FALSE(o.contains("merchant_reference2"));
+  // Captures carry the order's addresses.
+  auto c = send(http("GET", order_path(id) + "/captures/" + capture(id, 1000))).json();
+  CHECK(c.at("billing_address") == json::parse(billing));
+  CHECK(c.at("shipping_address") == json::parse(shipping));
+
+  // Defaults: an invoice, no addresses, no lines.
+  std::string plain = unique_order(2000);
+  o = get_order(plain);
+  CHECK(o.at("initial_payment_method") == json::parse(R"({"type":"INVOICE","description":"Pay later in 30 days"})"));
+  CHECK(o.at("order_lines").as_array().empty());
+  CHECK(o.at("refunds").as_array().empty());
+  CHECK_FALSE(o.contains("billing_address"));
+  CHECK_FALSE(o.contains("shipping_address"));
+  CHECK_FALSE(o.contains("merchant_reference1"));
+  c = send(http("GET", order_path(plain) + "/captures/" + capture(plain, 1000))).json();
+  CHECK_FALSE(c.as_object().contains("billing_address"));
+  CHECK_FALSE(c.as_object().contains("shipping_address"));
+
+  // Bad seeds: 400 naming the field.
+  struct Case { std::string extra; std::string path; };
+  for (const Case& k : {Case{R"(,"order_lines":{})", "order_lines: must be an array"},
+                        Case{R"(,"order_lines":[{"name":"n"}])", "order_lines[0].quantity: is required"},
+                        Case{R"(,"billing_address":"Main St")", "billing_address: must be an object"},
+                        Case{R"(,"billing_address":{"street":"x"})", "billing_address.street: unknown field"},
+                        Case{R"(,"shipping_address":{"postal_code":"12345678901"})", "shipping_address.postal_code"},
+                        Case{R"(,"billing_address":{"organization_name":")" + std::string(256, 'o') + "\"}", "billing_address.organization_name"},
+                        Case{R"(,"initial_payment_method":{"type":"CASH"})", "initial_payment_method.type: must be one of"},
+                        Case{R"(,"initial_payment_method":{"description":"x"})", "initial_payment_method.type: is required"},
+                        Case{R"(,"initial_payment_method":{"type":"INVOICE","number_of_installments":-1})",
+                             "initial_payment_method.number_of_installments"},
+                        Case{R"(,"merchant_reference1":7)", "merchant_reference1: must be a string"},
+                        Case{R"(,"merchant_reference2":")" + std::string(256, 'm') + "\"", "merchant_reference2"}}) {
+    CAPTURE(k.extra.substr(0, 100));
+    check_error(send(http("POST", "/_sim/orders", R"({"order_id":"bad-seed","order_amount":1,"purchase_currency":"EUR")" + k.extra + "}",
+                          {}, false)),
+                400, "BAD_REQUEST", k.path);
+  }
+  check_error(send(http("GET", order_path("bad-seed"))), 404, "NO_SUCH_ORDER");
+}
+
+TEST_CASE("orders.json: the seed orders, and three POS demo sales whose lines add up") {
+  SimProcess sim({});  // fresh state: as seeded
+  TlsClient c(sim.port());
+  auto order = [&](const std::string& id) {
+    auto r = c.request(http("GET", order_path(id), {}, {}, false));
+    REQUIRE(r.status == 200);
+    return r.json().as_object();
+  };
+  struct Seed { const char* id; std::int64_t amount; const char* currency; const char* status; };
+  for (Seed s : {Seed{"f3392f8b-6116-4073-ab96-e330819e2c07", 50000, "EUR", "AUTHORIZED"},
+                 Seed{"pending-0001", 10000, "SEK", "AUTHORIZED"}, Seed{"cancelled-0001", 10000, "SEK", "CANCELLED"},
+                 Seed{"expired-0001", 10000, "USD", "EXPIRED"}}) {
+    CAPTURE(s.id);
+    auto o = order(s.id);
+    CHECK(o.at("order_amount").as_int64() == s.amount);
+    CHECK(o.at("purchase_currency").as_string() == s.currency);
+    CHECK(o.at("status").as_string() == s.status);
+  }
+  struct Demo { const char* id; std::int64_t amount; std::size_t lines; };
+  std::set<std::string> references;
+  for (Demo d : {Demo{"demo-sale-1", 30000, 3}, Demo{"demo-sale-2", 12000, 1}, Demo{"demo-sale-3", 20000, 2}}) {
+    CAPTURE(d.id);
+    auto o = order(d.id);
+    CHECK(o.at("status").as_string() == "AUTHORIZED");
+    CHECK(o.at("order_amount").as_int64() == d.amount);
+    CHECK(o.at("purchase_currency").as_string() == "EUR");
+    CHECK(o.at("purchase_country").as_string() == "DE");
+    CHECK(o.at("locale").as_string() == "de-DE");
+    references.insert(std::string(o.at("klarna_reference").as_string()));
+    CHECK(o.at("initial_payment_method").as_object().contains("type"));
+    const auto& lines = o.at("order_lines").as_array();
+    CHECK(lines.size() == d.lines);
+    std::int64_t sum = 0;
+    for (const auto& lv : lines) {
+      const auto& l = lv.as_object();
+      CAPTURE(json::serialize(l));
+      for (const char* f : {"name", "quantity", "unit_price", "total_amount", "tax_rate", "total_tax_amount", "reference"})
+        CHECK_MESSAGE(l.contains(f), f);
+      const std::int64_t discount = l.contains("total_discount_amount") ? l.at("total_discount_amount").as_int64() : 0;
+      const std::int64_t total = l.at("total_amount").as_int64();
+      CHECK(total == l.at("quantity").as_int64() * l.at("unit_price").as_int64() - discount);
+      // Tax included in the total: total - total * 10000 / (10000 + tax_rate), rounded.
+      const std::int64_t rate = l.at("tax_rate").as_int64();
+      const std::int64_t net2 = 2 * total * 10000 / (10000 + rate);  // twice the net, for rounding
+      CHECK(l.at("total_tax_amount").as_int64() == total - (net2 + 1) / 2);
+      sum += total;
+    }
+    CHECK(sum == d.amount);
+  }
+  CHECK(references.size() == 3);
+  CHECK(order("demo-sale-2").at("billing_address").as_object().contains("organization_name"));
+}
+
+TEST_CASE("/_sim/state shows each order's amounts, expiry, references, refunds and captures") {
+  std::string id = unique_order(10000);
+  std::string cid = capture(id, 6000);
+  std::string rid = refund(id, 1000);
+  REQUIRE(patch(id, "/merchant-references", R"({"merchant_reference1":"M"})").status == 204);
+  auto o = state_order(id);
+  CHECK(o.at("status").as_string() == "PART_CAPTURED");
+  CHECK(o.at("order_amount").as_int64() == 10000);
+  CHECK(o.at("original_order_amount").as_int64() == 10000);
+  CHECK(o.at("captured_amount").as_int64() == 6000);
+  CHECK(o.at("refunded_amount").as_int64() == 1000);
+  CHECK(o.at("remaining_authorized_amount").as_int64() == 4000);
+  CHECK(epoch_of(o.at("expires_at")) == o.at("expires_at_epoch").as_int64());
+  CHECK(o.at("merchant_reference1").as_string() == "M");
+  CHECK(o.at("merchant_reference2").is_null());
+  REQUIRE(o.at("refunds").as_array().size() == 1);
+  CHECK(o.at("refunds").as_array()[0].at("refund_id").as_string() == rid.c_str());
+  CHECK(o.at("refunds").as_array()[0].at("refunded_amount").as_int64() == 1000);
+  REQUIRE(o.at("captures").as_array().size() == 1);
+  const auto& cap = o.at("captures").as_array()[0];
+  CHECK(cap.at("capture_id").as_string() == cid.c_str());
+  CHECK(cap.at("refunded_amount").as_int64() == 1000);
+  CHECK(cap.at("send_out_count").as_int64() == 0);
 }

@@ -4,7 +4,8 @@
 //
 // Choices where the spec is loose (see README.md):
 // - captured_amount must be 1..200000000 (the spec's CaptureObject says minimum 0, but its Capture
-//   says minimum 1 and a capture of nothing is not a capture).
+//   says minimum 1 and a capture of nothing is not a capture); refunded_amount likewise 1..200000000
+//   (RefundObject says minimum 0; a refund of nothing is not a refund).
 // - order_line.name must be 1..255 characters (the spec says minLength 0 but marks it required).
 // - type, shipping_method and subscription.interval are closed sets, matched exactly.
 // - null is refused wherever a value is given; unknown fields are refused at every level.
@@ -13,6 +14,7 @@
 #include "sim.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <set>
 
 namespace sim {
@@ -220,7 +222,111 @@ std::string check_array(const json::value& v, const std::string& path, std::size
   return {};
 }
 
+// The 2024 spec's `address` (lower case: billing and shipping addresses of orders and captures).
+// `country` has no length limit in the spec; kom-sim takes any string there.
+std::string check_address(const json::value& v, const std::string& path) {
+  if (auto e = check_object(v, path); !e.empty()) return e;
+  for (const auto& kv : v.get_object()) {
+    std::string key(kv.key());
+    std::string p = join(path, key);
+    const json::value& x = kv.value();
+    std::string e;
+    if (key == "attention" || key == "organization_name") e = check_string(x, p, 0, 255);
+    else if (key == "city" || key == "region") e = check_string(x, p, 0, 200);
+    else if (key == "country") e = check_string(x, p, 0, SIZE_MAX);
+    else if (key == "email" || key == "family_name" || key == "given_name" || key == "phone" ||
+             key == "street_address" || key == "street_address2")
+      e = check_string(x, p, 0, 100);
+    else if (key == "postal_code") e = check_string(x, p, 0, 10);
+    else if (key == "title") e = check_string(x, p, 0, 20);
+    else e = unknown_field(path, kv.key());
+    if (!e.empty()) return e;
+  }
+  return {};
+}
+
+// InitialPaymentMethodDto. The spec lists the types in prose ("One of ACCOUNT, ..."); kom-sim
+// takes them as a closed set, and wants a type (an order is paid somehow).
+std::string check_initial_payment_method(const json::value& v, const std::string& path) {
+  static const std::set<std::string> types{
+      "ACCOUNT",          "ALTERNATIVE_PAYMENT_METHOD", "BANK_TRANSFER",     "CARD",
+      "DEFERRED_INTEREST", "DIRECT_DEBIT",              "FIXED_AMOUNT_BY_CARD", "FIXED_AMOUNT",
+      "FIXED_SUM_CREDIT", "INVOICE_BUSINESS",           "INVOICE",           "MOBILEPAY",
+      "PAY_BY_CARD",      "PAY_IN_X",                   "PAY_LATER_BY_CARD", "PAY_LATER_IN_PARTS",
+      "SWISH",            "OTHER"};
+  if (auto e = check_object(v, path); !e.empty()) return e;
+  const auto& o = v.get_object();
+  for (const auto& kv : o) {
+    std::string key(kv.key());
+    std::string p = join(path, key);
+    std::string e;
+    if (key == "type") e = check_enum(kv.value(), p, types);
+    else if (key == "description") e = check_string(kv.value(), p, 0, 255);
+    else if (key == "number_of_installments") e = check_integer(kv.value(), p, 0, 2147483647);
+    else e = unknown_field(path, kv.key());
+    if (!e.empty()) return e;
+  }
+  return check_required(o, path, {"type"});
+}
+
 }  // namespace
+
+std::string validate_order_lines(const json::value& v, const std::string& path) {
+  return check_array(v, path, 0, 1000, check_order_line);
+}
+
+std::string validate_address(const json::value& v, const std::string& path) {
+  return check_address(v, path);
+}
+
+std::string validate_initial_payment_method(const json::value& v, const std::string& path) {
+  return check_initial_payment_method(v, path);
+}
+
+std::string validate_refund(const json::value& body) {
+  if (auto e = check_object(body, ""); !e.empty()) return e;
+  const auto& o = body.get_object();
+  for (const auto& kv : o) {
+    std::string key(kv.key());
+    const json::value& x = kv.value();
+    std::string e;
+    if (key == "refunded_amount") e = check_integer(x, key, 1, max_amount);
+    else if (key == "description" || key == "reference") e = check_string(x, key, 0, 255);
+    else if (key == "order_lines") e = validate_order_lines(x, key);
+    else e = unknown_field("", kv.key());
+    if (!e.empty()) return e;
+  }
+  return check_required(o, "", {"refunded_amount"});
+}
+
+std::string validate_update_authorization(const json::value& body) {
+  if (auto e = check_object(body, ""); !e.empty()) return e;
+  const auto& o = body.get_object();
+  for (const auto& kv : o) {
+    std::string key(kv.key());
+    const json::value& x = kv.value();
+    std::string e;
+    if (key == "order_amount") e = check_integer(x, key, 0, max_amount);
+    else if (key == "description") e = check_string(x, key, 0, 255);
+    else if (key == "order_lines") e = validate_order_lines(x, key);
+    else e = unknown_field("", kv.key());
+    if (!e.empty()) return e;
+  }
+  return check_required(o, "", {"order_amount"});
+}
+
+std::string validate_merchant_references(const json::value& body) {
+  if (auto e = check_object(body, ""); !e.empty()) return e;
+  for (const auto& kv : body.get_object()) {
+    std::string key(kv.key());
+    std::string e;
+    if (key == "merchant_reference1" || key == "merchant_reference2")
+      e = check_string(kv.value(), key, 0, 255);
+    else e = unknown_field("", kv.key());
+    if (!e.empty()) return e;
+  }
+  return {};
+}
 
 std::string validate_capture(const json::value& body, std::int64_t max_captured_amount) {
   if (auto e = check_object(body, ""); !e.empty()) return e;
@@ -231,7 +337,7 @@ std::string validate_capture(const json::value& body, std::int64_t max_captured_
     std::string e;
     if (key == "captured_amount") e = check_integer(x, key, 1, max_captured_amount);
     else if (key == "description" || key == "reference") e = check_string(x, key, 0, 255);
-    else if (key == "order_lines") e = check_array(x, key, 0, 1000, check_order_line);
+    else if (key == "order_lines") e = validate_order_lines(x, key);
     else if (key == "shipping_info") e = check_array(x, key, 0, 500, check_shipping_info);
     else if (key == "shipping_delay") e = check_integer(x, key, 0, INT64_MAX);
     else e = unknown_field("", kv.key());

@@ -40,6 +40,55 @@ struct seed_capture {
   seed_capture(const seed_capture&) = delete;
 };
 
+// A return at the till: one line of the seed capture (two kg of its tomatoes) refunded.
+struct seed_refund {
+  kom::order_line lines[1];
+  kom::refund_request request;
+
+  seed_refund() {
+    kom::order_line& l = lines[0];
+    l.type = kom::order_line_type::physical;
+    l.reference = "123050";
+    l.name = "Tomatoes";
+    l.quantity = 2;
+    l.quantity_unit = "kg";
+    l.unit_price = 600;
+    l.tax_rate = 2500;
+    l.total_amount = 1200;
+    l.total_tax_amount = 240;
+
+    request.refunded_amount = 1200;
+    request.description = "Returned at the till";
+    request.reference = "RET-0001";
+    request.order_lines = lines;
+  }
+  seed_refund(const seed_refund&) = delete;
+};
+
+// The till's receipt number on the order.
+struct seed_references {
+  kom::merchant_references request{"R-2026-0001", "T-17"};
+};
+
+// A basket that shrank before pickup: one line of 4000.
+struct seed_authorization_update {
+  kom::order_line lines[1];
+  kom::authorization_update request;
+
+  seed_authorization_update() {
+    kom::order_line& l = lines[0];
+    l.reference = "123050";
+    l.name = "Tomatoes";
+    l.quantity = 5;
+    l.unit_price = 800;
+    l.total_amount = 4000;
+    request.order_amount = 4000;
+    request.description = "One item out of stock";
+    request.order_lines = lines;
+  }
+  seed_authorization_update(const seed_authorization_update&) = delete;
+};
+
 /// The shipping-info update of the same page.
 struct seed_shipping_update {
   kom::shipping_info shipping[1];

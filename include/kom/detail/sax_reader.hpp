@@ -77,15 +77,23 @@ constexpr std::size_t longest_key(const json_field (&fields)[N]) noexcept {
   return n;
 }
 
+/// What a schema does with an object about to be read.
+enum class json_open : std::uint8_t {
+  opened,   ///< read into the storage
+  no_room,  ///< its storage is full: an error, or a truncation when allowed
+  skipped,  ///< the caller did not ask for it (a null array): skipped, not a truncation
+};
+
 /// A reader's schema seen through a table of plain function pointers. Every reader drives
 /// the same handler type, so Boost.JSON's basic_parser (most of a reader's code) is
 /// instantiated once in a program, not once per schema: on a Cortex-M4 that was 20 KB of
 /// flash per reader. A `Schema` provides:
 ///   json_field root() const;                          // what the document must be
 ///   list_view<json_field> fields(std::uint8_t node) const;
-///   bool open_object(const json_field&);              // false: no room for it
+///   json_open open_object(const json_field&);         // opened, no room, or not asked for
 ///   void close_object(const json_field&);
-///   void open_list(const json_field&);  void close_list(const json_field&);
+///   bool open_list(const json_field&);                // false: not asked for (skipped)
+///   void close_list(const json_field&);
 ///   bool open_text_item(const json_field&);           // false: the list is full
 ///   std::size_t capacity(const json_field&) const;    // of a node's or list's storage
 ///   void text(const json_field&, std::string_view);  void integer(const json_field&, std::int64_t);
@@ -99,9 +107,9 @@ class schema_ref {
 
   json_field root() const noexcept { return calls_->root(self_); }
   list_view<json_field> fields(std::uint8_t node) const noexcept { return calls_->fields(self_, node); }
-  bool open_object(const json_field& f) const noexcept { return calls_->open_object(self_, f); }
+  json_open open_object(const json_field& f) const noexcept { return calls_->open_object(self_, f); }
   void close_object(const json_field& f) const noexcept { calls_->close_object(self_, f); }
-  void open_list(const json_field& f) const noexcept { calls_->open_list(self_, f); }
+  bool open_list(const json_field& f) const noexcept { return calls_->open_list(self_, f); }
   void close_list(const json_field& f) const noexcept { calls_->close_list(self_, f); }
   bool open_text_item(const json_field& f) const noexcept { return calls_->open_text_item(self_, f); }
   std::size_t capacity(const json_field& f) const noexcept { return calls_->capacity(self_, f); }
@@ -113,9 +121,9 @@ class schema_ref {
   struct calls {
     json_field (*root)(const void*) noexcept;
     list_view<json_field> (*fields)(const void*, std::uint8_t) noexcept;
-    bool (*open_object)(void*, const json_field&) noexcept;
+    json_open (*open_object)(void*, const json_field&) noexcept;
     void (*close_object)(void*, const json_field&) noexcept;
-    void (*open_list)(void*, const json_field&) noexcept;
+    bool (*open_list)(void*, const json_field&) noexcept;
     void (*close_list)(void*, const json_field&) noexcept;
     bool (*open_text_item)(void*, const json_field&) noexcept;
     std::size_t (*capacity)(const void*, const json_field&) noexcept;
@@ -130,7 +138,7 @@ class schema_ref {
       [](const void* s, std::uint8_t n) noexcept { return static_cast<const S*>(s)->fields(n); },
       [](void* s, const json_field& f) noexcept { return static_cast<S*>(s)->open_object(f); },
       [](void* s, const json_field& f) noexcept { static_cast<S*>(s)->close_object(f); },
-      [](void* s, const json_field& f) noexcept { static_cast<S*>(s)->open_list(f); },
+      [](void* s, const json_field& f) noexcept { return static_cast<S*>(s)->open_list(f); },
       [](void* s, const json_field& f) noexcept { static_cast<S*>(s)->close_list(f); },
       [](void* s, const json_field& f) noexcept { return static_cast<S*>(s)->open_text_item(f); },
       [](const void* s, const json_field& f) noexcept { return static_cast<const S*>(s)->capacity(f); },
@@ -377,13 +385,16 @@ class sax_reader {
     }
     if (is_array) {
       if (e != expect::list && e != expect::text_or_list) return fail(ec, errc::json_wrong_type, t);
-      if (!push(t.field, true, false, ec)) return false;
-      schema_.open_list(*t.field);
-      return true;
+      if (!schema_.open_list(*t.field)) {  // not asked for: skipped whole
+        skip_depth_ = 1;
+        return true;
+      }
+      return push(t.field, true, false, ec);
     }
     if (e != expect::object) return fail(ec, errc::json_wrong_type, t);
-    if (!schema_.open_object(*t.field)) {
-      if (!no_room(ec, t, *t.field)) return false;
+    const json_open opened = schema_.open_object(*t.field);
+    if (opened != json_open::opened) {
+      if (opened == json_open::no_room && !no_room(ec, t, *t.field)) return false;
       skip_depth_ = 1;
       return true;
     }
