@@ -83,7 +83,7 @@ TEST_CASE("an error is 16 bytes, whatever field it names") {
 }
 
 TEST_CASE("every parameter has a name") {
-  for (std::size_t i = 0; i <= static_cast<std::size_t>(kom::parameter::refund_of); ++i) {
+  for (std::size_t i = 0; i <= static_cast<std::size_t>(kom::parameter::refund_id); ++i) {
     CAPTURE(i);
     CHECK(!kom::field_ref::of(static_cast<kom::parameter>(i)).text().empty());
   }

@@ -1577,3 +1577,43 @@ TEST_CASE("json readers: storage converts to its ref only as an lvalue") {
           << ", sizeof(kom::order_storage<>) = " << sizeof(kom::order_storage<>)
           << ", sizeof(kom::error_body_storage<>) = " << sizeof(kom::error_body_storage<>));
 }
+
+TEST_CASE("json readers: the default order storage holds 16 full lines; a 17th is an error naming order_lines") {
+  // A supermarket-sized order: each line with its product identifiers and URLs.
+  const auto order_with = [](int lines) {
+    std::string body = R"({"order_id":"o-1","status":"AUTHORIZED","order_lines":[)";
+    for (int i = 0; i < lines; ++i) {
+      const std::string n = std::to_string(i);
+      if (i != 0) body += ",";
+      body += R"({"type":"physical","reference":"SKU-)" + n + R"(","name":"Article number )" + n +
+              R"(","quantity":1,"quantity_unit":"pcs","unit_price":1000,"tax_rate":2500,"total_amount":1000,)"
+              R"("total_tax_amount":200,"product_url":"https://shop.example/p/)" + n +
+              R"(","image_url":"https://shop.example/img/)" + n + R"(.png","product_identifiers":{"brand":"Acme",)"
+              R"("category_path":"Food > Vegetables","global_trade_item_number":"73585829316)" + n.substr(0, 1) + R"("}})";
+    }
+    return body + "]}";
+  };
+  kom::order_storage<> storage;
+  kom::order o;
+  REQUIRE(kom::read_order(order_with(16), o, storage).ok());
+  REQUIRE(o.order_lines.size() == 16);
+  CHECK(o.order_lines[15].reference == "SKU-15");
+  REQUIRE(o.order_lines[15].product_identifiers != nullptr);
+  CHECK(o.order_lines[15].product_identifiers->brand == "Acme");
+  CHECK(!o.truncated);
+  const kom::error e = kom::read_order(order_with(17), o, storage);
+  CHECK(e.code() == errc::json_too_many_items);
+  CHECK(e.path() == "order_lines");
+  CHECK(e.detail() == 16);
+  kom::read_options allow;
+  allow.allow_truncation = true;
+  REQUIRE(kom::read_order(order_with(17), o, storage, allow).ok());
+  CHECK(o.order_lines.size() == 16);
+  CHECK(o.truncated);
+  // More lines are the caller's choice of capacities.
+  static kom::order_storage<kom::capacity::lines<64>, kom::capacity::product_identifiers<64>,
+                            kom::capacity::text_bytes<16384>>
+      big;
+  REQUIRE(kom::read_order(order_with(60), o, big).ok());
+  CHECK(o.order_lines.size() == 60);
+}

@@ -1081,14 +1081,14 @@ TEST_CASE("outbox: an image written by kom 0.1.0 (format 1) is migrated whole, a
   {
     fixture_outbox box(mem.storage(), wall_of(t.time));
     REQUIRE(box.open().ok());
-    CHECK(box.format() == 2);
+    CHECK(box.format() == 3);
     CHECK(box.generation() == 2);  // the migration is a compaction into the other area
     check_v1_contents(box);
   }
-  // The old area is no longer in charge; reopening reads format 2 as written.
+  // The old area is no longer in charge; reopening reads format 3 as written.
   fixture_outbox box(mem.storage(), wall_of(t.time));
   REQUIRE(box.open().ok());
-  CHECK(box.format() == 2);
+  CHECK(box.format() == 3);
   CHECK(box.generation() == 2);
   check_v1_contents(box);
   // The pending capture still carries its first key: Klarna (here a model that remembers
@@ -1126,9 +1126,54 @@ TEST_CASE("outbox: a power cut at any write of the migration loses nothing") {
     mem.reboot();
     fixture_outbox box(mem.storage(), wall_of(time));
     REQUIRE(box.open().ok());
-    CHECK(box.format() == 2);
+    CHECK(box.format() == 3);
     check_v1_contents(box);
   }
+}
+
+namespace {
+// Sets the format version of the area at the start of `mem` and makes its header's CRC right.
+void set_area_format(mem_storage& mem, unsigned char format) {
+  mem.data[4] = format;
+  const std::uint32_t crc = kom::crc32_update(0, mem.data.data(), 16);
+  for (int i = 0; i < 4; ++i) mem.data[16 + static_cast<std::size_t>(i)] = static_cast<unsigned char>(crc >> (8 * i));
+}
+}  // namespace
+
+// Format 2 (the kom before refunds) stored captures, shipping info and send-outs exactly as
+// format 3 does; format 3 exists so that such a kom refuses an outbox holding refunds instead
+// of dropping them. An area of format 2 is carried over whole.
+TEST_CASE("outbox: an area of format 2 is carried over to format 3 whole, and drains") {
+  mem_storage mem(512, 8);
+  clocks time;
+  {
+    small_outbox box(mem.storage(), wall_of(time));
+    REQUIRE(box.open().ok());
+    const auto c = box.append_capture("o-1", simple_capture(100, "sale-1"), "k1");
+    REQUIRE(c.ok());
+    const one_shipping ship("T-1");
+    REQUIRE(box.append_shipping_info("o-1", kom::capture_ref::of_record(*c), ship.update, "k2").ok());
+    REQUIRE(box.append_send_out("o-1", kom::capture_ref::of_record(*c), "k3").ok());
+  }
+  set_area_format(mem, 2);
+  small_outbox box(mem.storage(), wall_of(time));
+  REQUIRE(box.open().ok());
+  CHECK(box.format() == 3);
+  REQUIRE(box.size() == 3);
+  kom::outbox_item item;
+  REQUIRE(box.read(box.seq_at(0), item).ok());
+  CHECK(item.capture.reference == "sale-1");
+  CHECK(item.idempotency_key == "k1");
+  REQUIRE(box.read(box.seq_at(1), item).ok());
+  CHECK(item.capture_of == box.seq_at(0));
+  REQUIRE(item.shipping.shipping_info.size() == 1);
+  rig t;
+  CHECK(t.drain(box).done == 3);
+  CHECK(t.klarna.captures_with("sale-1") == 1);
+  // Reopened, it stays in format 3, whole.
+  small_outbox again(mem.storage(), wall_of(time));
+  REQUIRE(again.open().ok());
+  CHECK(again.format() == 3);
 }
 
 TEST_CASE("outbox: an area of a newer format is refused and left as it is") {
@@ -1139,15 +1184,13 @@ TEST_CASE("outbox: an area of a newer format is refused and left as it is") {
     REQUIRE(box.open().ok());
     REQUIRE(box.append_capture("o-1", simple_capture(100, "sale-1"), "k1").ok());
   }
-  // Format 3 in the header, its CRC made right: what a later kom would write.
-  mem.data[4] = 3;
-  const std::uint32_t crc = kom::crc32_update(0, mem.data.data(), 16);
-  for (int i = 0; i < 4; ++i) mem.data[16 + static_cast<std::size_t>(i)] = static_cast<unsigned char>(crc >> (8 * i));
+  // Format 4 in the header, its CRC made right: what a later kom would write.
+  set_area_format(mem, 4);
   const std::vector<unsigned char> before = mem.data;
   small_outbox box(mem.storage(), wall_of(time));
   const kom::error e = box.open();
   CHECK(e.code() == kom::errc::unsupported_format);
-  CHECK(e.detail() == 3);
+  CHECK(e.detail() == 4);
   CHECK(mem.data == before);
   CHECK(box.append_capture("o-1", simple_capture(100, "sale-2"), "k2").error().code() == kom::errc::outbox_not_open);
   CHECK(mem.data == before);
@@ -1164,8 +1207,14 @@ struct scripted_sender {
   std::vector<std::string> calls;
   std::vector<std::string> keys;
   std::vector<std::pair<std::string, std::int64_t>> captures;  // what "Klarna" holds: reference, amount
-  std::vector<std::pair<std::string, std::int64_t>> refunds;   // the same for refunds
+  struct listed_refund {
+    std::string order, reference;  // an empty reference: Klarna's 2020 Refund, which has none
+    std::int64_t amount = 0;
+  };
+  std::vector<listed_refund> refunds;
   kom::order_status status = kom::order_status::authorized;    // what a cancel or release did
+  int order_status_code = 200;                                 // the order read's answer
+  bool refunds_without_reference = false;                      // list refunds as the 2020 API does
   int next_id = 1;
   int fresh_keys = 0;
 
@@ -1269,7 +1318,8 @@ struct scripted_sender {
       const kom::outcome o = self->next();
       self->shape(r, o);
       if (o == kom::outcome::done || o == kom::outcome::applied_id_unknown) {
-        self->refunds.emplace_back(std::string(req.reference), req.refunded_amount);
+        self->refunds.push_back({std::string(order), self->refunds_without_reference ? std::string() : std::string(req.reference),
+                                 req.refunded_amount});
         r.status = 201;
         if (o == kom::outcome::applied_id_unknown) r.error = kom::error(kom::errc::missing_refund_id);
         if (o == kom::outcome::done) {
@@ -1280,44 +1330,55 @@ struct scripted_sender {
       }
       return r;
     };
-    s.cancel_fn = [](void* c, std::string_view order, const kom::post_options&) {
-      return static_cast<scripted_sender*>(c)->order_call("cancel ", order, kom::order_status::cancelled);
+    s.cancel_fn = [](void* c, std::string_view order, const kom::post_options& p) {
+      return static_cast<scripted_sender*>(c)->order_call("cancel ", order, kom::order_status::cancelled, p);
     };
-    s.release_fn = [](void* c, std::string_view order, const kom::post_options&) {
-      return static_cast<scripted_sender*>(c)->order_call("release ", order, kom::order_status::closed);
+    s.release_fn = [](void* c, std::string_view order, const kom::post_options& p) {
+      return static_cast<scripted_sender*>(c)->order_call("release ", order, kom::order_status::closed, p);
     };
-    s.extend_fn = [](void* c, std::string_view order, const kom::post_options&) {
-      return static_cast<scripted_sender*>(c)->order_call("extend ", order, kom::order_status::unset);
+    s.extend_fn = [](void* c, std::string_view order, const kom::post_options& p) {
+      return static_cast<scripted_sender*>(c)->order_call("extend ", order, kom::order_status::unset, p);
     };
-    s.references_fn = [](void* c, std::string_view order, const kom::merchant_references& m, const kom::post_options&) {
+    s.references_fn = [](void* c, std::string_view order, const kom::merchant_references& m, const kom::post_options& p) {
       return static_cast<scripted_sender*>(c)->order_call("references " + std::string(m.merchant_reference1) + " ",
-                                                          order, kom::order_status::unset);
+                                                          order, kom::order_status::unset, p);
     };
     s.authorization_fn = [](void* c, std::string_view order, const kom::authorization_update& u,
-                            const kom::post_options&) {
+                            const kom::post_options& p) {
       return static_cast<scripted_sender*>(c)->order_call("authorization " + std::to_string(u.order_amount) + " ",
-                                                          order, kom::order_status::unset);
+                                                          order, kom::order_status::unset, p);
     };
-    s.get_order_fn = [](void* c, std::string_view order, kom::order_storage_ref st, const kom::read_options&) {
+    // Reads the order as a strict reader would: more refunds than the storage holds is
+    // json_too_many_items, never a cut list.
+    s.get_order_fn = [](void* c, std::string_view order, kom::order_storage_ref st, const kom::read_options& options) {
       auto* self = static_cast<scripted_sender*>(c);
       self->calls.push_back("order " + std::string(order));
       kom::reply<kom::order> r;
       r.sent = true;
-      r.status = 200;
+      r.status = self->order_status_code;
+      if (r.status != 200) {
+        r.error = kom::error(kom::errc::http_error, r.status);
+        return r;
+      }
       r.value.status = self->status;
       static thread_local std::vector<std::string> ids;
       ids.clear();
-      std::size_t n = 0;
       for (std::size_t i = 0; i < self->refunds.size(); ++i) ids.push_back("found-" + std::to_string(i + 1));
+      std::size_t n = 0;
       for (std::size_t i = 0; i < self->refunds.size(); ++i) {
+        if (self->refunds[i].order != order) continue;
         if (n == st.refunds_capacity) {
+          if (!options.allow_truncation) {
+            r.error = kom::error(kom::errc::json_too_many_items, static_cast<std::int64_t>(st.refunds_capacity));
+            return r;
+          }
           r.value.truncated = true;
           break;
         }
         st.refunds[n] = kom::order_refund{};
         st.refunds[n].refund_id = ids[i];
-        st.refunds[n].reference = self->refunds[i].first;
-        st.refunds[n].refunded_amount = self->refunds[i].second;
+        st.refunds[n].reference = self->refunds[i].reference;
+        st.refunds[n].refunded_amount = self->refunds[i].amount;
         ++n;
       }
       r.value.refunds = {st.refunds, n};
@@ -1327,8 +1388,10 @@ struct scripted_sender {
   }
 
   // A 204 call on the whole order; `applied` is the status it leaves when done.
-  kom::reply<kom::no_content> order_call(const std::string& what, std::string_view order, kom::order_status applied) {
+  kom::reply<kom::no_content> order_call(const std::string& what, std::string_view order, kom::order_status applied,
+                                         const kom::post_options& post) {
     calls.push_back(what + std::string(order));
+    keys.emplace_back(post.idempotency_key);
     kom::reply<kom::no_content> r;
     const kom::outcome o = next();
     shape(r, o);
@@ -1456,7 +1519,7 @@ TEST_CASE("outbox: refunds, cancels, releases, extensions and reference updates 
     CHECK(d.done == 7);
     CHECK(klarna.calls == std::vector<std::string>{"capture o-1", "refund o-1", "references R-1 o-1", "cancel o-2",
                                                    "release o-1", "extend o-3", "authorization 4000 o-3"});
-    CHECK(klarna.keys == std::vector<std::string>{"k1", "k2"});
+    CHECK(klarna.keys == std::vector<std::string>{"k1", "k2", "k3", "k4", "k5", "k6", "k7"});
     REQUIRE(again.read(*r1, item).ok());
     CHECK(item.state == kom::outbox_state::done);
     CHECK(item.refund_id == "ref-2");
@@ -1503,7 +1566,7 @@ TEST_CASE("outbox: refunds, cancels, releases, extensions and reference updates 
     REQUIRE(box.append_refund("o-1", simple_refund(70, "ret-2"), "k2").ok());
     klarna.script = {kom::outcome::retry_later};
     CHECK(box.drain(klarna.sender(), items, listing).stopped);
-    klarna.refunds.emplace_back("ret-1", 50);  // the lost answer's refund did happen
+    klarna.refunds.push_back({"o-1", "ret-1", 50});  // the lost answer's refund did happen
     time.wall += 25ull * 60 * 60 * 1000;
     // Only the first was ever attempted: the second is sent with its own key, unlooked.
     const kom::outbox_drain d = box.drain(klarna.sender(), items, listing);
@@ -1528,7 +1591,7 @@ TEST_CASE("outbox: refunds, cancels, releases, extensions and reference updates 
     REQUIRE(box.append_refund("o-1", simple_refund(50, "ret-1"), "k1").ok());
     klarna.script = {kom::outcome::retry_later};
     CHECK(box.drain(klarna.sender(), items, listing).stopped);
-    for (int i = 0; i < 20; ++i) klarna.refunds.emplace_back("other-" + std::to_string(i), 1);
+    for (int i = 0; i < 20; ++i) klarna.refunds.push_back({"o-1", "other-" + std::to_string(i), 1});
     time.wall += 25ull * 60 * 60 * 1000;
     const kom::outbox_drain d = box.drain(klarna.sender(), items, listing);
     CHECK(d.stopped);
@@ -1547,6 +1610,105 @@ TEST_CASE("outbox: refunds, cancels, releases, extensions and reference updates 
     // The release was never attempted: sent with its key, no look.
     CHECK(klarna.calls == std::vector<std::string>{"cancel o-1", "order o-1", "release o-2"});
     CHECK(klarna.fresh_keys == 0);
+  }
+  SUBCASE("after 24 hours a release shown as CLOSED is done; a cancel not shown is sent again with a new key") {
+    REQUIRE(box.append_release_remaining_authorization("o-2", "k1").ok());
+    klarna.script = {kom::outcome::retry_later};
+    CHECK(box.drain(klarna.sender(), items, listing).stopped);
+    klarna.status = kom::order_status::closed;  // the lost answer's release did happen
+    time.wall += 25ull * 60 * 60 * 1000;
+    CHECK(box.drain(klarna.sender(), items, listing).done == 1);
+    CHECK(klarna.calls == std::vector<std::string>{"release o-2", "order o-2"});
+
+    REQUIRE(box.append_cancel("o-3", "k2").ok());
+    klarna.script = {kom::outcome::retry_later};
+    klarna.status = kom::order_status::authorized;
+    CHECK(box.drain(klarna.sender(), items, listing).stopped);
+    time.wall += 25ull * 60 * 60 * 1000;
+    CHECK(box.drain(klarna.sender(), items, listing).done == 1);
+    CHECK(klarna.calls == std::vector<std::string>{"release o-2", "order o-2", "cancel o-3", "order o-3", "cancel o-3"});
+    CHECK(klarna.fresh_keys == 1);
+    CHECK(klarna.keys.back() != "k2");
+    CHECK(klarna.status == kom::order_status::cancelled);
+  }
+  SUBCASE("a release after a failed capture of its order fails unsent: the order stays open for that capture") {
+    REQUIRE(box.append_capture("o-1", simple_capture(100, "sale-1"), "k1").ok());
+    REQUIRE(box.append_release_remaining_authorization("o-1", "k2").ok());
+    REQUIRE(box.append_release_remaining_authorization("o-2", "k3").ok());  // another order's goes on
+    klarna.script = {kom::outcome::refused};
+    const kom::outbox_drain d = box.drain(klarna.sender(), items, listing);
+    CHECK(d.failed == 2);
+    CHECK(d.done == 1);
+    CHECK(klarna.calls == std::vector<std::string>{"capture o-1", "release o-2"});
+    kom::outbox_item item;
+    REQUIRE(box.read(box.seq_at(1), item).ok());
+    CHECK(item.state == kom::outbox_state::failed);
+    CHECK(item.failure.error_code == "CAPTURE_FAILED");
+    CHECK(item.failure.code == kom::errc::unknown_capture_record);
+    // Once the back office forgets the failed capture, a release queued again is sent.
+    REQUIRE(box.forget(box.seq_at(0)).ok());
+    REQUIRE(box.append_release_remaining_authorization("o-1", "k4").ok());
+    CHECK(box.drain(klarna.sender(), items, listing).done == 1);
+  }
+  SUBCASE("a refund Klarna lists without references (its 2020 form) is never sent again: failed, to settle by hand") {
+    REQUIRE(box.append_refund("o-1", simple_refund(50, "ret-1"), "k1").ok());
+    klarna.script = {kom::outcome::retry_later};
+    CHECK(box.drain(klarna.sender(), items, listing).stopped);
+    klarna.refunds.push_back({"o-1", "", 50});  // a refund of its amount, without a reference
+    time.wall += 25ull * 60 * 60 * 1000;
+    const kom::outbox_drain d = box.drain(klarna.sender(), items, listing);
+    CHECK(d.failed == 1);
+    CHECK(!d.stopped);
+    CHECK(klarna.calls == std::vector<std::string>{"refund o-1", "order o-1"});
+    kom::outbox_item item;
+    REQUIRE(box.read(box.seq_at(0), item).ok());
+    CHECK(item.failure.code == kom::errc::not_verifiable);
+    CHECK(item.failure.error_code == "NOT_VERIFIABLE");
+    // A listed refund of another amount says nothing about it: absent, sent again.
+    REQUIRE(box.append_refund("o-2", simple_refund(70, "ret-2"), "k2").ok());
+    klarna.script = {kom::outcome::retry_later};
+    CHECK(box.drain(klarna.sender(), items, listing).stopped);
+    klarna.refunds.push_back({"o-2", "", 50});
+    time.wall += 25ull * 60 * 60 * 1000;
+    CHECK(box.drain(klarna.sender(), items, listing).done == 1);
+    CHECK(klarna.fresh_keys == 1);
+  }
+  SUBCASE("a refund answered 201 without an id, listed without references, is failed to settle by hand, not resent") {
+    REQUIRE(box.append_refund("o-1", simple_refund(50, "ret-1"), "k1").ok());
+    klarna.refunds_without_reference = true;
+    klarna.script = {kom::outcome::applied_id_unknown};
+    const kom::outbox_drain d = box.drain(klarna.sender(), items, listing);
+    CHECK(d.failed == 1);
+    CHECK(klarna.calls == std::vector<std::string>{"refund o-1", "order o-1"});
+    CHECK(klarna.refunds.size() == 1);  // made once, never again
+    CHECK(box.drain(klarna.sender(), items, listing).sent == 0);
+  }
+  SUBCASE("after 24 hours a failed order read stops the drain, unless Klarna does not know the order") {
+    REQUIRE(box.append_refund("o-1", simple_refund(50, "ret-1"), "k1").ok());
+    klarna.script = {kom::outcome::retry_later};
+    CHECK(box.drain(klarna.sender(), items, listing).stopped);
+    time.wall += 25ull * 60 * 60 * 1000;
+    klarna.order_status_code = 401;  // credentials rotated: the refund is not failed for that
+    kom::outbox_drain d = box.drain(klarna.sender(), items, listing);
+    CHECK(d.stopped);
+    CHECK(d.pending == 1);
+    klarna.order_status_code = 404;  // no such order: no refund of it can exist, nor be made
+    d = box.drain(klarna.sender(), items, listing);
+    CHECK(d.failed == 1);
+    CHECK(d.pending == 0);
+    CHECK(klarna.refunds.empty());
+  }
+  SUBCASE("a sender without the calls a kind needs stops the drain at it, before sending") {
+    REQUIRE(box.append_cancel("o-1", "k1").ok());
+    REQUIRE(box.append_refund("o-1", simple_refund(50, "ret-1"), "k2").ok());
+    kom::outbox_sender partial = klarna.sender();
+    partial.get_order_fn = nullptr;  // a cancel and a refund need the order read of the 24-hour rule
+    const kom::outbox_drain d = box.drain(partial, items, listing);
+    CHECK(d.stopped);
+    CHECK(d.error.code() == kom::errc::invalid_client_setup);
+    CHECK(klarna.calls.empty());
+    CHECK(!partial.complete());
+    CHECK(partial.can_send(kom::outbox_op::extend_authorization_time));
   }
   SUBCASE("a refusal of a cancel is kept with Klarna's code for the back office") {
     REQUIRE(box.append_cancel("o-1", "k1").ok());

@@ -43,7 +43,7 @@ TEST_CASE("record log: blank storage is formatted; records replay in order, also
   {
     log512 log(mem.storage());
     REQUIRE(log.open().ok());
-    CHECK(log.format() == 2);
+    CHECK(log.format() == 3);
     CHECK(log.generation() == 1);
     CHECK(log.bytes_used() == log512::header_size());
     CHECK(replay(log).payloads.empty());

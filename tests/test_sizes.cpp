@@ -15,7 +15,7 @@ TEST_CASE("sizes: errors, replies, storages and outboxes are the README's figure
     CHECK(sizeof(kom::reply<kom::order>) == 520);
     CHECK(sizeof(kom::reply<kom::capture_created>) == 184);
     CHECK(sizeof(kom::capture_storage<>) == 8096);
-    CHECK(sizeof(kom::order_storage<>) == 6848);
+    CHECK(sizeof(kom::order_storage<>) == 10048);
     CHECK(sizeof(kom::outbox) == 22496);
     CHECK(sizeof(kom::basic_outbox<kom::capacity::operations<32>, kom::capacity::record_bytes<512>,
                                    kom::capacity::lines<2>, kom::capacity::shipping_entries<2>>) == 8848);

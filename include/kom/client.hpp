@@ -209,7 +209,7 @@ struct reply {
   /// failed, else refused (validation, buffer size, setup). Sent: retry_later on 408, 409,
   /// 429 and 5xx; refused on other 4xx and on buffer_too_small and unexpected_status (an
   /// answer arrived, and the same request gets the same answer); retry_later on any other
-  /// failure (the answer was lost). A POST sent without a key gives unknown instead of
+  /// failure (the answer was lost). A POST or PATCH sent without a key gives unknown instead of
   /// retry_later, except on 408 and 429 (the server did not take the request).
   outcome next_step() const noexcept {
     if (error.ok()) return outcome::done;

@@ -104,6 +104,9 @@ enum class errc : int {
   unknown_capture_record = 703,  ///< capture_of names no queued capture (or one that failed or was forgotten); detail = it
   record_corrupt = 704,        ///< a record no longer reads back intact (the storage changed since open)
   unsupported_format = 705,    ///< the storage was written by a newer kom; detail = its format version
+  /// Klarna's answer cannot show whether a queued operation was applied (a listed refund of the
+  /// same amount without its reference): kept as failed, never sent again; settle it by hand
+  not_verifiable = 706,
 };
 
 /// The rule an error code stands for, without its number: "longer than N characters" reads
@@ -174,6 +177,7 @@ constexpr std::string_view rule_text(errc e) noexcept {
     case errc::unknown_capture_record: return "no queued capture with this sequence number";
     case errc::record_corrupt: return "outbox record no longer reads back intact";
     case errc::unsupported_format: return "outbox written by a newer version (format not supported)";
+    case errc::not_verifiable: return "cannot tell from Klarna's answer whether it was applied: settle by hand";
   }
   return "unknown error";
 }

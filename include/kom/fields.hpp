@@ -100,7 +100,6 @@ enum class parameter : std::uint8_t {
   record,
   outbox,
   refund_id,
-  refund_of,
 };
 
 /// What a field holds.
@@ -613,7 +612,7 @@ constexpr field_step step_in(std::size_t index) noexcept {
 inline constexpr std::string_view parameter_names[] = {
     "order_id", "capture_id", "idempotency_key", "idempotency_name", "credentials", "credentials.username",
     "credentials.password", "credentials.api_key", "server.host", "server.port", "user_agent.os",
-    "user_agent.pos_model", "user_agent.firmware", "capture_of", "record", "outbox", "refund_id", "refund_of"};
+    "user_agent.pos_model", "user_agent.firmware", "capture_of", "record", "outbox", "refund_id"};
 // An error body's keys, as its reader numbers them (json_field::index).
 inline constexpr field_step error_body_steps[] = {
     {"error_code"}, {"error_messages", true}, {"error_message", true}, {"correlation_id"}, {"service_version"}};

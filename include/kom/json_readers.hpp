@@ -7,7 +7,7 @@
 // Each reader runs Boost.JSON's SAX parser (basic_parser) once over the whole body, which
 // must be complete in memory: fed whole, the parser never suspends and allocates nothing.
 // Boost.JSON's compiled part comes from kom/src.hpp, included in exactly one translation unit.
-// The keys of captures and orders, and where their values go, come from kom/fields.hpp; the
+// The keys of captures, refunds and orders, and where their values go, come from kom/fields.hpp; the
 // error body's reader is written out here (two keys feed one list of messages).
 //
 // Common to all readers (allocations: none; all noexcept):
@@ -28,7 +28,7 @@
 // - With read_options::allow_truncation, "no room" is not an error: items that do not fit
 //   are skipped, text is cut at a UTF-8 character boundary, and `truncated` is set.
 // - On an error the output holds what was read before it; do not use it.
-// - Stack: a read takes at most 1,520 bytes on a Cortex-M4 (read_order, scripts/footprint),
+// - Stack: a read takes at most 1,488 bytes on a Cortex-M4 (read_order, scripts/footprint),
 //   Boost.JSON's buffer for strings with escapes included (BOOST_JSON_STACK_BUFFER_SIZE: 256
 //   bytes on non-x86 targets, 4 KB on x86).
 // - Time: one pass over the body; each key is compared with the few keys of its object.

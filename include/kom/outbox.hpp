@@ -18,8 +18,10 @@
 // (kom/file_storage.hpp). The outbox keeps its records in a kom::record_log over it
 // (kom/record_log.hpp: two areas, a versioned area header, CRC-32 and a commit marker per
 // record, compaction, torn tails). An outbox written by kom 0.1.0 (record format 1, enums as
-// C++ ordinals) is migrated by open(); one written by a newer kom is refused
-// (unsupported_format), untouched.
+// C++ ordinals) is migrated by open(), and one of format 2 (captures, shipping info and
+// send-outs only) carried over to format 3, so that a kom that knows only format 2 refuses the
+// refunds and cancels it could not read instead of dropping them; one written by a newer kom
+// is refused (unsupported_format), untouched.
 //
 // Payload: one byte of kind, then LEB128 varints (signed ones zigzag) and strings
 // (varint length, bytes).
@@ -38,7 +40,8 @@
 //
 // Limits (kom::basic_outbox's named capacities, kom::capacity): operations in the outbox at
 // once (pending, failed, and done ones not yet compacted away), record_bytes of payload for
-// one operation (512..65535), lines and shipping_entries per operation; an idempotency key is
+// one operation (512..65535), lines and shipping_entries per operation, refunds of one order
+// the 24-hour check reads (a longer list stops the drain); an idempotency key is
 // at most 64 bytes, a capture id 255. Beyond a limit, append refuses with the limit. Open a
 // storage with the limits it was written with (fewer operations or record_bytes do not see
 // every record). Every operation costs its record
@@ -46,11 +49,12 @@
 // (done, or failed with its error texts). Writes go to any byte offset: a flash whose
 // program unit is larger than a byte needs a driver that buffers to it.
 //
-// Memory: sizeof(kom::outbox) is about record_bytes + 170 * operations + 350 * lines bytes
-// (21 KB with the defaults on 64-bit; 7.5 KB with operations<32>, record_bytes<512>, lines<2>,
-// shipping_entries<2>). drain() also takes the caller's capture array
-// and capture_storage for the 24-hour listing; a listing that does not fit stops the drain
-// (json_too_many_items) rather than risk a second capture.
+// Memory: sizeof(kom::outbox) is about record_bytes + 170 * operations + 350 * lines + 72 *
+// refunds bytes (22.5 KB with the defaults on 64-bit; 8.8 KB with operations<32>,
+// record_bytes<512>, lines<2>, shipping_entries<2>). drain() also takes the caller's capture
+// array and capture_storage for the 24-hour listing and order read (their text); a listing
+// that does not fit stops the drain (json_too_many_items or json_text_overflow) rather than
+// risk a second capture or refund.
 //
 // Capture ids that are not known yet. A POS queues the shipping info and send-out of a sale
 // offline, before its capture is drained: such an operation names its capture as
@@ -75,12 +79,22 @@
 // order with equal reference and amount cannot be told apart: give each queued capture its
 // own reference. A refund follows the same rule through the order's refunds (GET order): found
 // by its reference and refunded_amount, or resent with a new key; append_refund needs a
-// reference of its own too. A cancel or release older than 24 h is marked done when the
-// order's status already shows it (CANCELLED, CLOSED), else resent with a new key.
-// Shipping-info updates, send-outs, extensions and reference or authorization updates older
-// than 24 h are resent with a new stored key (Klarna offers no way to see a send-out; a
-// duplicate shipping entry or e-mail is the price, a lost one is worse; setting the same
-// references or amount twice changes nothing).
+// reference of its own too. Klarna's 2020 Refund has no reference: a listed refund of the
+// same amount without one may be the queued one, so the refund is marked failed
+// (not_verifiable) for the back office, never sent again. A cancel or release older than 24 h
+// is marked done when the order shows it (CANCELLED; CLOSED or nothing left authorized),
+// else resent with a new key. Shipping-info updates, send-outs, extensions and reference or
+// authorization updates older than 24 h are resent with a new stored key (Klarna offers no
+// way to see a send-out or an extension; a second shipping entry, e-mail or extension is the
+// price, a lost one is worse; the same references or amount set twice change nothing). A
+// listing or order read that Klarna refuses with 404 (no such order) fails the operation;
+// any other failure stops the drain.
+//
+// Order of the queue. Operations are sent in the order they were queued, and retry_later
+// stops the drain, so nothing is sent before what was queued ahead of it. A refund queued
+// with capture_ref::of_record fails unsent when that capture failed; a release fails unsent
+// when a capture of its order queued before it failed (releasing would close the order before
+// that capture can be made) until the back office forgets that capture.
 //
 // No heap, no exceptions. Not thread-safe.
 #ifndef KOM_OUTBOX_HPP
@@ -278,6 +292,24 @@ struct outbox_sender {
     return s;
   }
 
+  /// True when the functions draining `op` needs are there (a new key for the 24-hour rule,
+  /// the call, and the listing or order read that finds a lost answer).
+  bool can_send(outbox_op op) const noexcept {
+    if (new_key_fn == nullptr) return false;
+    switch (op) {
+      case outbox_op::capture: return capture_fn && list_captures_fn;
+      case outbox_op::shipping_info: return shipping_info_fn != nullptr;
+      case outbox_op::send_out: return send_out_fn != nullptr;
+      case outbox_op::refund: return refund_fn && get_order_fn;
+      case outbox_op::cancel: return cancel_fn && get_order_fn;
+      case outbox_op::release_remaining_authorization: return release_fn && get_order_fn;
+      case outbox_op::extend_authorization_time: return extend_fn != nullptr;
+      case outbox_op::merchant_references: return references_fn != nullptr;
+      case outbox_op::authorization_update: return authorization_fn != nullptr;
+    }
+    return false;
+  }
+
   /// True when every function is there.
   bool complete() const noexcept {
     return capture_fn && shipping_info_fn && send_out_fn && list_captures_fn && new_key_fn && refund_fn && cancel_fn &&
@@ -341,10 +373,10 @@ class basic_outbox {
   basic_outbox& operator=(const basic_outbox&) = delete;
 
   /// Reads the storage (after every boot): finds the newest complete area and replays its
-  /// records. Blank storage is formatted. An outbox written by kom 0.1.0 (record format 1)
-  /// is migrated: its live records are rewritten in format 2 into the other area, whose
-  /// header is written last, so a power cut during the migration leaves the old area in
-  /// charge and the next open() migrates again. Errors: invalid_storage (storage without
+  /// records. Blank storage is formatted. An outbox of an older format (1: kom 0.1.0; 2: kom
+  /// before refunds) is migrated: its live records are rewritten in format 3 into the other
+  /// area, whose header is written last, so a power cut during the migration leaves the old
+  /// area in charge and the next open() migrates again. Errors: invalid_storage (storage without
   /// functions, fewer than 2 blocks, areas under 64 bytes, or no wall clock);
   /// unsupported_format (written by a newer kom, detail = its format; nothing is touched);
   /// io_failed (detail = the storage's code); a migration's buffer_too_small.
@@ -360,7 +392,7 @@ class basic_outbox {
     return {};
   }
 
-  /// The record format of the active area: 2 once open() succeeded.
+  /// The record format of the active area: 3 once open() succeeded.
   std::uint32_t format() const noexcept { return log_.format(); }
 
   // ---- queueing ------------------------------------------------------------------------------
@@ -550,15 +582,20 @@ class basic_outbox {
   outbox_drain drain(const outbox_sender& klarna, ::kom::capture* items, std::size_t capacity,
                      capture_storage_ref storage) noexcept {
     outbox_drain d;
-    if (!opened_ || !klarna.complete()) {
+    if (!opened_) {
       d.stopped = true;
-      d.error = ::kom::error(opened_ ? errc::invalid_client_setup : errc::outbox_not_open);
+      d.error = ::kom::error(errc::outbox_not_open);
       return d;
     }
     std::uint32_t last = 0;
     for (;;) {
       entry* e = next_pending(last);
       if (e == nullptr) break;
+      if (!klarna.can_send(e->op)) {  // a sender without this call: nothing of it is sent
+        d.stopped = true;
+        d.error = ::kom::error(errc::invalid_client_setup);
+        break;
+      }
       last = e->seq;
       const step s = drain_one(klarna, *e, items, capacity, storage);
       if (s.marked) {
@@ -600,8 +637,9 @@ class basic_outbox {
     std::uint32_t timing_off = 0;    // the latest attempted or rekeyed record, 0 when none
     std::uint32_t final_off = 0;     // the done or failed record, 0 when none
     std::uint32_t capture_of = 0;
-    std::uint32_t reference_hash = 0;  // captures: reference_hash(order id, reference)
+    std::uint32_t reference_hash = 0;  // captures and refunds: reference_hash(order id, reference)
     std::uint64_t first_attempt_ms = 0;
+    std::uint32_t order_hash = 0;      // CRC-32 of the order id: which operations share an order (after the u64: no padding)
     outbox_op op = outbox_op::capture;
     outbox_state state = outbox_state::pending;
     std::uint8_t key_size = 0;
@@ -683,6 +721,7 @@ class basic_outbox {
       e.op = static_cast<outbox_op>(kind);
       const std::string_view order_id = r.text();
       const std::string_view key = r.text();
+      e.order_hash = crc32_update(0, order_id.data(), order_id.size());
       e.capture_of = static_cast<std::uint32_t>(r.uvar());
       (void)r.text();  // capture id
       if (kind == detail::rk_capture) {
@@ -1097,33 +1136,36 @@ class basic_outbox {
     return s;
   }
 
-  // What looking for a queued capture among the order's captures found.
+  // What looking for a queued capture or refund at Klarna found.
   enum class search : std::uint8_t {
-    found,    // its id is in the caller's buffer
-    absent,   // every capture was read; none has its reference and amount
-    stopped   // the listing failed or was cut: `listing` says how
+    found,      // its id is in the caller's buffer
+    absent,     // every item was read; none has its reference and amount
+    ambiguous,  // an item of its amount without a reference: it may be this one
+    stopped     // the listing failed or did not fit: `listing` says how
   };
+
+  // The reads of the 24-hour rule are strict: a listing that does not fit the storage is an
+  // error naming what overflowed, never a cut list (a text cut short could match another
+  // item's reference).
+  static read_options strict() noexcept { return {}; }
 
   // Lists the order's captures and looks for the one `item` queued: the same reference
   // (unique among the outbox's captures of an order) and captured_amount.
   search find_listed(const outbox_sender& klarna, const outbox_item& item, ::kom::capture* items, std::size_t capacity,
                      capture_storage_ref storage, char (&capture_id)[256], std::size_t& id_size,
                      reply<capture_list>& listing) noexcept {
-    read_options lenient;  // a listing too big for `items` still shows the captures read
-    lenient.allow_truncation = true;
-    listing = klarna.list_captures_fn(klarna.context, item.order_id, items, capacity, storage, lenient);
+    listing = klarna.list_captures_fn(klarna.context, item.order_id, items, capacity, storage, strict());
     if (!listing.ok()) return search::stopped;
+    if (listing.value.truncated) {  // a sender that cut the list anyway: not every capture was seen
+      listing.error = ::kom::error(errc::json_too_many_items, static_cast<std::int64_t>(capacity));
+      return search::stopped;
+    }
     for (const ::kom::capture& c : listing.value.captures) {
       if (c.reference == item.capture.reference && c.captured_amount == item.capture.captured_amount) {
         id_size = c.capture_id.size() < 256 ? c.capture_id.size() : 255;
         if (id_size != 0) std::memcpy(capture_id, c.capture_id.data(), id_size);
         return search::found;
       }
-    }
-    if (listing.value.truncated) {
-      // Not every capture could be read: do not risk a second capture.
-      listing.error = ::kom::error(errc::json_too_many_items, static_cast<std::int64_t>(capacity));
-      return search::stopped;
     }
     return search::absent;
   }
@@ -1138,6 +1180,18 @@ class basic_outbox {
     return s;
   }
 
+  // Marks the operation failed for good with `why` (no answer of Klarna's to keep): a refund
+  // whose capture failed, a release after a failed capture, a refund that cannot be verified.
+  step mark_given_up(std::uint32_t seq, const ::kom::error& why, std::string_view code) noexcept {
+    error_body body;
+    body.error_code_text = code;
+    if (::kom::error e = mark_failed(seq, why, 0, body, {}); !e.ok()) return stop_drain(e);
+    step s;
+    s.marked = true;
+    s.state = outbox_state::failed;
+    return s;
+  }
+
   // Reads the order for the 24-hour rule and a refund whose id was lost: only its status and
   // refunds, their text in the caller's capture storage (its other lists are not read).
   reply<order> read_order_state(const outbox_sender& klarna, std::string_view order_id,
@@ -1147,36 +1201,38 @@ class basic_outbox {
     refunds_only.refunds_capacity = MaxRefunds;
     refunds_only.text = storage.text;
     refunds_only.text_capacity = storage.text_capacity;
-    read_options lenient;  // a list too long for the array still shows what was read
-    lenient.allow_truncation = true;
-    return klarna.get_order_fn(klarna.context, order_id, refunds_only, lenient);
+    reply<order> r = klarna.get_order_fn(klarna.context, order_id, refunds_only, strict());
+    if (r.ok() && r.value.truncated) r.error = ::kom::error(errc::json_too_many_items, static_cast<std::int64_t>(MaxRefunds));
+    return r;
   }
 
   // Looks for the refund `item` queued among the order's refunds: the same reference (unique
-  // among the outbox's refunds of an order) and refunded_amount.
+  // among the outbox's refunds of an order) and refunded_amount. Klarna's 2020 Refund has no
+  // reference: a listed refund of the same amount without one may be this refund, so it is
+  // ambiguous, never absent.
   search find_refund(const outbox_sender& klarna, const outbox_item& item, capture_storage_ref storage,
                      char (&refund_id)[256], std::size_t& id_size, reply<order>& read) noexcept {
     read = read_order_state(klarna, item.order_id, storage);
     if (!read.ok()) return search::stopped;
+    bool unsure = false;
     for (const order_refund& f : read.value.refunds) {
-      if (f.reference == item.refund.reference && f.refunded_amount == item.refund.refunded_amount) {
+      if (f.refunded_amount != item.refund.refunded_amount) continue;
+      if (f.reference == item.refund.reference) {
         id_size = f.refund_id.size() < 256 ? f.refund_id.size() : 255;
         if (id_size != 0) std::memcpy(refund_id, f.refund_id.data(), id_size);
         return search::found;
       }
+      unsure = unsure || f.reference.empty();
     }
-    if (read.value.truncated) {  // not every refund could be read: do not risk a second one
-      read.error = ::kom::error(errc::json_too_many_items, static_cast<std::int64_t>(MaxRefunds));
-      return search::stopped;
-    }
-    return search::absent;
+    return unsure ? search::ambiguous : search::absent;
   }
 
-  // A failed listing or order read: an order Klarna does not know (a refusal) can have no
-  // capture or refund either, so the operation fails; anything else stops the drain.
+  // A failed listing or order read: an order Klarna does not know (404) can have no capture or
+  // refund either, so the operation fails; anything else (the link, credentials, a listing
+  // too big) stops the drain.
   template <class T>
   step listing_failed(std::uint32_t seq, const reply<T>& read) noexcept {
-    if (read.error.code() == errc::http_error && read.next_step() == outcome::refused) return settle(seq, read, {});
+    if (read.error.code() == errc::http_error && read.status == 404) return settle(seq, read, {});
     return stop_drain(read.error);
   }
 
@@ -1188,40 +1244,57 @@ class basic_outbox {
     if (e.op != outbox_op::capture && e.op != outbox_op::refund && e.op != outbox_op::cancel &&
         e.op != outbox_op::release_remaining_authorization)
       return false;  // nothing to look at: a duplicate entry or e-mail is the price, a lost one is worse
+    const std::uint32_t seq = e.seq;
+    const outbox_op op = e.op;
     outbox_item item;
-    if (::kom::error err = read(e.seq, item); !err.ok()) {
+    if (::kom::error err = read(seq, item); !err.ok()) {
       s = stop_drain(err);
       return true;
     }
-    if (e.op == outbox_op::capture) {
+    if (op == outbox_op::capture) {
       reply<capture_list> list;
       switch (find_listed(klarna, item, items, capacity, storage, id, id_size, list)) {
-        case search::found: s = mark_found(e.seq, std::string_view(id, id_size)); return true;
+        case search::found: s = mark_found(seq, std::string_view(id, id_size)); return true;
         case search::absent: return false;
-        case search::stopped: s = listing_failed(e.seq, list); return true;
+        case search::ambiguous:  // not for captures: Klarna lists their references
+        case search::stopped: s = listing_failed(seq, list); return true;
       }
       return false;
     }
-    if (e.op == outbox_op::refund) {
+    if (op == outbox_op::refund) {
       reply<order> read_back;
       switch (find_refund(klarna, item, storage, id, id_size, read_back)) {
-        case search::found: s = mark_found(e.seq, std::string_view(id, id_size)); return true;
+        case search::found: s = mark_found(seq, std::string_view(id, id_size)); return true;
         case search::absent: return false;
-        case search::stopped: s = listing_failed(e.seq, read_back); return true;
+        case search::ambiguous: s = mark_given_up(seq, ::kom::error(errc::not_verifiable), "NOT_VERIFIABLE"); return true;
+        case search::stopped: s = listing_failed(seq, read_back); return true;
       }
       return false;
     }
-    // A cancel or release shows in the order's status.
+    // A cancel shows as CANCELLED; a release as CLOSED, or at least as nothing left authorized.
     const reply<order> o = read_order_state(klarna, item.order_id, storage);
     if (!o.ok()) {
-      s = listing_failed(e.seq, o);
+      s = listing_failed(seq, o);
       return true;
     }
-    const order_status applied =
-        e.op == outbox_op::cancel ? order_status::cancelled : order_status::closed;
-    if (o.value.status != applied) return false;
-    s = mark_found(e.seq, {});
+    const bool applied = op == outbox_op::cancel
+                             ? o.value.status == order_status::cancelled
+                             : o.value.status == order_status::closed || o.value.remaining_authorized_amount == 0;
+    if (!applied) return false;
+    s = mark_found(seq, {});
     return true;
+  }
+
+  // A failed capture queued before a release of the same order, which the back office has not
+  // forgotten: releasing now would close the order before that capture can be made.
+  std::uint32_t failed_capture_before(const entry& release) const noexcept {
+    for (std::size_t i = 0; i < count_; ++i) {
+      const entry& c = entries_[i];
+      if (c.seq < release.seq && c.op == outbox_op::capture && c.order_hash == release.order_hash &&
+          c.state == outbox_state::failed)
+        return c.seq;
+    }
+    return 0;
   }
 
   step drain_one(const outbox_sender& klarna, entry& e_in, ::kom::capture* items, std::size_t capacity,
@@ -1235,20 +1308,16 @@ class basic_outbox {
       entry* target = find(capture_of);
       if (target == nullptr || target->state == outbox_state::forgotten || target->state == outbox_state::failed) {
         // Its capture failed for good: this one cannot be sent either.
-        error_body none;
-        none.error_code_text = "CAPTURE_FAILED";
-        none.error_messages = {};
-        if (::kom::error e = mark_failed(seq, limit(errc::unknown_capture_record, parameter::capture_of, capture_of), 0, none, {}); !e.ok())
-          return stop_drain(e);
-        step s;
-        s.marked = true;
-        s.state = outbox_state::failed;
-        return s;
+        return mark_given_up(seq, limit(errc::unknown_capture_record, parameter::capture_of, capture_of), "CAPTURE_FAILED");
       }
       if (target->state == outbox_state::pending) return {};  // not yet: later (not reached in order)
       const std::string_view id = done_capture_id(*target);
       if (!id.empty()) std::memcpy(capture_id, id.data(), id.size());
       capture_id_size = id.size();
+    }
+    if (e_in.op == outbox_op::release_remaining_authorization) {
+      if (const std::uint32_t failed = failed_capture_before(e_in); failed != 0)
+        return mark_given_up(seq, limit(errc::unknown_capture_record, parameter::capture_of, failed), "CAPTURE_FAILED");
     }
     // Timing: the first attempt is stored before it is made; after 24 h, not blindly resent.
     const std::uint64_t now = clock_.now_ms(clock_.context);
@@ -1299,8 +1368,15 @@ class basic_outbox {
         if (r.next_step() == outcome::applied_id_unknown) {
           // Klarna made the refund but its id was not readable: find it in the order.
           reply<order> read_back;
-          if (find_refund(klarna, item, storage, refund_id, n, read_back) == search::found)
-            return mark_found(seq, std::string_view(refund_id, n));
+          switch (find_refund(klarna, item, storage, refund_id, n, read_back)) {
+            case search::found: return mark_found(seq, std::string_view(refund_id, n));
+            case search::ambiguous:  // made, but which one is it: never again, and settled by hand
+              return mark_given_up(seq, ::kom::error(errc::not_verifiable), "NOT_VERIFIABLE");
+            case search::absent:
+            case search::stopped: break;
+          }
+          // Not found, or not read: stays pending; the next drain resends with the same key
+          // and Klarna answers with the same refund.
           return stop_drain(read_back.ok() ? r.error : read_back.error);
         }
         n = r.value.refund_id.size() < 256 ? r.value.refund_id.size() : 255;

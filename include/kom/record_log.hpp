@@ -7,7 +7,7 @@
 // area's header last (with a higher generation), so a power cut at any point leaves one
 // complete area in charge.
 //
-// Area header, format 2 (20 bytes, little-endian):
+// Area header, formats 2 and 3 (20 bytes, little-endian):
 //   u32 magic "KOMR" | u32 format version | u32 generation | u32 next sequence number
 //   | u32 CRC-32 of the first 16 bytes
 // Format 1 (kom 0.1.0; 16 bytes): u32 magic "KOMO" | generation | next | CRC-32 of the first
@@ -67,8 +67,12 @@ inline std::uint32_t crc32_update(std::uint32_t crc, const void* data, std::size
 namespace detail {
 
 inline constexpr std::uint32_t log_magic_v1 = 0x4F4D4F4Bu;  // "KOMO": format 1, no version field
-inline constexpr std::uint32_t log_magic = 0x524D4F4Bu;     // "KOMR": format 2 on, with a version field
-inline constexpr std::uint32_t log_format = 2;              // what this code writes
+inline constexpr std::uint32_t log_magic = 0x524D4F4Bu;     // "KOMR": formats 2 on, with a version field
+// What this code writes. 3: the outbox's records may be refunds, cancels, releases,
+// extensions and updates (kinds 4-9), which a kom that writes format 2 would take for state
+// changes and drop; their objects are encoded as in format 2, so a format-2 area is carried
+// over by copying it.
+inline constexpr std::uint32_t log_format = 3;
 inline constexpr std::size_t log_area_header_v1 = 16;
 inline constexpr std::size_t log_area_header = 20;
 inline constexpr std::size_t log_record_head = 12;

@@ -399,7 +399,10 @@ struct order_storage_ref {
 
 /// Storage for reading an order: its captures' and refunds' ids and amounts, its lines, and
 /// its text. Capacities (kom::capacity, any order): captures (8), refunds (8), lines (16),
-/// product_identifiers (4), subscriptions (4), text_bytes (2048).
+/// product_identifiers (16), subscriptions (4), text_bytes (4096): 16 lines, each with its
+/// product identifiers and URLs, fit. An order with more is json_too_many_items (naming
+/// order_lines) unless truncation is allowed; `sizeof(kom::order_storage<>)` is about 10 KB on
+/// 64-bit, 7.5 KB on 32-bit.
 template <class... Capacities>
 class order_storage {
   static_assert((detail::capacity_allowed<Capacities, capacity::captures, capacity::refunds, capacity::lines,
@@ -411,9 +414,9 @@ class order_storage {
   static constexpr std::size_t captures_capacity = detail::capacity_of<capacity::captures, 8, Capacities...>::value;  ///< captures of the order kept
   static constexpr std::size_t refunds_capacity = detail::capacity_of<capacity::refunds, 8, Capacities...>::value;  ///< refunds of the order kept
   static constexpr std::size_t lines_capacity = detail::capacity_of<capacity::lines, 16, Capacities...>::value;  ///< order lines kept
-  static constexpr std::size_t identifiers_capacity = detail::capacity_of<capacity::product_identifiers, 4, Capacities...>::value;  ///< lines' product_identifiers kept
+  static constexpr std::size_t identifiers_capacity = detail::capacity_of<capacity::product_identifiers, 16, Capacities...>::value;  ///< lines' product_identifiers kept
   static constexpr std::size_t subscriptions_capacity = detail::capacity_of<capacity::subscriptions, 4, Capacities...>::value;  ///< lines' subscriptions kept
-  static constexpr std::size_t text_capacity = detail::capacity_of<capacity::text_bytes, 2048, Capacities...>::value;  ///< bytes of text
+  static constexpr std::size_t text_capacity = detail::capacity_of<capacity::text_bytes, 4096, Capacities...>::value;  ///< bytes of text
 
   /// This storage as an order_storage_ref (an lvalue only: the results point into it).
   operator order_storage_ref() & noexcept {
