@@ -402,7 +402,7 @@ struct order_storage_ref {
 /// product_identifiers (16), subscriptions (4), text_bytes (4096): 16 lines, each with its
 /// product identifiers and URLs, fit. An order with more is json_too_many_items (naming
 /// order_lines) unless truncation is allowed; `sizeof(kom::order_storage<>)` is about 10 KB on
-/// 64-bit, 7.5 KB on 32-bit.
+/// 64-bit, 7.8 KB on 32-bit.
 template <class... Capacities>
 class order_storage {
   static_assert((detail::capacity_allowed<Capacities, capacity::captures, capacity::refunds, capacity::lines,

@@ -8,9 +8,9 @@
 //                                         GETs; bit 3: the server closes after each reply
 //   [6] op number of a second fault   [7] its kind
 // The server's bytes are split at each "\n~~\n" into the answers of successive requests (the
-// calls are capture, get_capture, get_order, in that order, with retries); a request beyond
-// the last answer gets none (its read times out). The work buffer is heap-allocated at exactly
-// its size, so AddressSanitizer sees a byte read or written past it.
+// calls are capture, get_capture, get_order, refund, get_refund, in that order, with
+// retries); a request beyond the last answer gets none (its read times out). The work buffer
+// is heap-allocated at exactly its size, so AddressSanitizer sees a byte read or written past it.
 //
 // Checked with __builtin_trap(): no heap allocation during the calls (malloc hooks), every
 // reply's outcome agrees with its error, status, attempts and `sent`, every view lies in the
@@ -27,6 +27,7 @@
 #include <string_view>
 
 #include "kom/client.hpp"
+#include "kom/fields.hpp"
 #include "kom/testing/fake_transport.hpp"
 
 namespace {
@@ -114,12 +115,44 @@ void touch(std::string_view v, const bounds& a, const bounds& b) {
   sink = sink + sum;
 }
 
-// Klarna's error body is read into storage inside the client object.
+template <class T>
+void touch_object(const T& object, const bounds& work, const bounds& storage);
+
+// Every view of a read reply, by kom/fields.hpp's descriptions (so a field added there is
+// touched too): texts in the work buffer or the storage, objects and list items in the storage.
+template <class T, class D>
+void touch_field(const T& object, const D& d, const bounds& work, const bounds& storage) {
+  if constexpr (D::kind == kom::field_kind::text) {
+    touch(object.*d.member, work, storage);
+  } else if constexpr (D::kind == kom::field_kind::enumeration) {
+    if (d.text != nullptr) touch(object.*d.text, work, storage);
+  } else if constexpr (D::kind == kom::field_kind::object) {
+    if (const auto* child = object.*d.member) {
+      require(storage.holds({reinterpret_cast<const char*>(child), sizeof *child}));
+      touch_object(*child, work, storage);
+    }
+  } else if constexpr (D::kind == kom::field_kind::embedded) {
+    touch_object(object.*d.member, work, storage);
+  } else if constexpr (D::kind == kom::field_kind::list) {
+    for (const auto& item : object.*d.member) {
+      require(storage.holds({reinterpret_cast<const char*>(&item), sizeof item}));
+      touch_object(item, work, storage);
+    }
+  }
+}
+
+template <class T>
+void touch_object(const T& object, const bounds& work, const bounds& storage) {
+  kom::fields_of<T>::visit([&](const auto& d) { touch_field(object, d, work, storage); });
+}
+
+// Klarna's error body is read into storage inside the client object. `missing_id`: a POST's
+// error for a 2xx without the new item's id.
 template <class T>
 void check_reply(const kom::reply<T>& r, int expected, std::uint32_t max_attempts, const bounds& work,
-                 const bounds& storage, const bounds& client) {
+                 const bounds& storage, const bounds& client, kom::errc missing_id = kom::errc::missing_capture_id) {
   const kom::outcome next = r.next_step();
-  const bool post = expected == 201;  // the capture; the other calls here are GETs
+  const bool post = expected == 201;  // the capture and the refund; the other calls here are GETs
   const bool success_status = r.status >= 200 && r.status < 300;
   require(r.ok() == (next == kom::outcome::done));
   require(r.ok() == r.error.ok());
@@ -130,7 +163,7 @@ void check_reply(const kom::reply<T>& r, int expected, std::uint32_t max_attempt
   if (post && r.sent && success_status) require(next != kom::outcome::refused);
   require(next != kom::outcome::unknown);  // every POST here carries a key
   if (next == kom::outcome::applied_id_unknown) {
-    require(post && r.sent && success_status && r.error.code() == kom::errc::missing_capture_id);
+    require(post && r.sent && success_status && r.error.code() == missing_id);
   }
   require(r.attempts <= max_attempts);
   if (r.sent) require(r.attempts >= 1);
@@ -200,8 +233,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   static kom::capture_storage<> capture_store;
   static kom::order_storage<> order_store;
+  static kom::refund_storage<> refund_store;
   const bounds capture_bounds{reinterpret_cast<const char*>(&capture_store), sizeof capture_store};
   const bounds order_bounds{reinterpret_cast<const char*>(&order_store), sizeof order_store};
+  const bounds refund_bounds{reinterpret_cast<const char*>(&refund_store), sizeof refund_store};
 
   std::unique_ptr<char[]> work(new char[work_size]);
   std::memset(work.get(), 0, work_size);
@@ -220,6 +255,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   request.reference = "till-7/4711";
   request.order_lines = {&line, 1};
   const std::string_view key = "2d5c5c8e-3a8e-4d4f-9b7f-6a3f1c0a9e11";
+  kom::refund_request refund_request;
+  refund_request.refunded_amount = 3000;
+  refund_request.reference = "till-7/4711-R1";
+  refund_request.order_lines = {&line, 1};
+  const std::string_view refund_key = "7a1e4c2b-5d3f-4e8a-9c6b-1f2d3e4a5b6c";
   const std::string_view work_text(work.get(), work_size);
   // The credentials must not stay in the work buffer, unless the server's bytes hold them
   // (its answer is kept there).
@@ -255,21 +295,39 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     counting = false;
     check_reply(got, 200, max_attempts, work_bounds, capture_bounds, client_bounds);
     if (got.error.code() == kom::errc::invalid_path_id) require(!got.sent && got.attempts == 0);
-    touch(got.value.capture_id, work_bounds, capture_bounds);
-    touch(got.value.reference, work_bounds, capture_bounds);
-    touch(got.value.captured_at, work_bounds, capture_bounds);
-    for (const kom::order_line& l : got.value.order_lines) touch(l.name, work_bounds, capture_bounds);
-    for (const kom::shipping_info& s : got.value.shipping_info) touch(s.tracking_number, work_bounds, capture_bounds);
+    touch_object(got.value, work_bounds, capture_bounds);
     no_credentials();
 
     counting = true;
     const kom::reply<kom::order> ord = c.get_order("order-1", order_store);
     counting = false;
     check_reply(ord, 200, max_attempts, work_bounds, order_bounds, client_bounds);
-    touch(ord.value.order_id, work_bounds, order_bounds);
-    touch(ord.value.status_text, work_bounds, order_bounds);
-    touch(ord.value.purchase_currency, work_bounds, order_bounds);
-    for (const kom::order_capture& oc : ord.value.captures) touch(oc.capture_id, work_bounds, order_bounds);
+    touch_object(ord.value, work_bounds, order_bounds);  // its lines, refunds and payment method too
+    no_credentials();
+
+    counting = true;
+    const kom::reply<kom::refund_created> ref = c.refund("order-1", refund_request, {refund_key});
+    counting = false;
+    check_reply(ref, 201, max_attempts, work_bounds, work_bounds, client_bounds, kom::errc::missing_refund_id);
+    require(ref.idempotency_key == refund_key);
+    touch(ref.value.refund_id, work_bounds, work_bounds);
+    touch(ref.value.location, work_bounds, work_bounds);
+    if (ref.ok()) require(!ref.value.refund_id.empty());
+    no_credentials();
+
+    // The refund id, as the capture id above.
+    char refund_id[64] = "ref-1";
+    std::size_t refund_id_size = 5;
+    if (ref.ok() && ref.value.refund_id.size() < sizeof refund_id) {
+      refund_id_size = ref.value.refund_id.size();
+      std::memcpy(refund_id, ref.value.refund_id.data(), refund_id_size);
+    }
+    counting = true;
+    const kom::reply<kom::refund> got_refund = c.get_refund("order-1", {refund_id, refund_id_size}, refund_store);
+    counting = false;
+    check_reply(got_refund, 200, max_attempts, work_bounds, refund_bounds, client_bounds);
+    if (got_refund.error.code() == kom::errc::invalid_path_id) require(!got_refund.sent && got_refund.attempts == 0);
+    touch_object(got_refund.value, work_bounds, refund_bounds);
     no_credentials();
     require(allocations == 0);
   }

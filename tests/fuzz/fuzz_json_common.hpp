@@ -60,23 +60,40 @@ class hasher {
   std::uint64_t hash_ = 0xcbf29ce484222325u;
 };
 
-// Where a read may put objects: each pointer kom hands out must lie inside its storage.
+// Where a read may put objects: each pointer kom hands out must lie inside its storage's
+// array of that type (a capture's or a refund's lines in a capture_storage, an order's in an
+// order_storage). A null array holds nothing.
 struct storage_bounds {
-  kom::capture_storage_ref capture;
-  kom::order_storage_ref order;
-
   template <class T>
-  static bool inside(const T* p, const T* first, std::size_t n) {
-    return p >= first && p < first + n;
-  }
-  bool holds(const kom::order_line* p) const { return inside(p, capture.lines, capture.lines_capacity); }
-  bool holds(const kom::shipping_info* p) const { return inside(p, capture.shipping, capture.shipping_capacity); }
-  bool holds(const kom::product_identifiers* p) const {
-    return inside(p, capture.identifiers, capture.identifiers_capacity);
-  }
-  bool holds(const kom::subscription* p) const { return inside(p, capture.subscriptions, capture.subscriptions_capacity); }
-  bool holds(const kom::order_capture* p) const { return inside(p, order.captures, order.captures_capacity); }
-  bool holds(const kom::address*) const { return true; }  // held by value
+  struct array {
+    const T* first = nullptr;
+    std::size_t capacity = 0;
+    array() = default;
+    array(const T* items, std::size_t n) : first(items), capacity(items != nullptr ? n : 0) {}
+    bool holds(const T* p) const { return p >= first && p < first + capacity; }
+  };
+
+  array<kom::order_line> lines;
+  array<kom::shipping_info> shipping;
+  array<kom::product_identifiers> identifiers;
+  array<kom::subscription> subscriptions;
+  array<kom::order_capture> captures;
+  array<kom::order_refund> refunds;
+
+  explicit storage_bounds(const kom::capture_storage_ref& s)
+      : lines(s.lines, s.lines_capacity), shipping(s.shipping, s.shipping_capacity),
+        identifiers(s.identifiers, s.identifiers_capacity), subscriptions(s.subscriptions, s.subscriptions_capacity) {}
+  explicit storage_bounds(const kom::order_storage_ref& s)
+      : lines(s.lines, s.lines_capacity), identifiers(s.identifiers, s.identifiers_capacity),
+        subscriptions(s.subscriptions, s.subscriptions_capacity), captures(s.captures, s.captures_capacity),
+        refunds(s.refunds, s.refunds_capacity) {}
+
+  bool holds(const kom::order_line* p) const { return lines.holds(p); }
+  bool holds(const kom::shipping_info* p) const { return shipping.holds(p); }
+  bool holds(const kom::product_identifiers* p) const { return identifiers.holds(p); }
+  bool holds(const kom::subscription* p) const { return subscriptions.holds(p); }
+  bool holds(const kom::order_capture* p) const { return captures.holds(p); }
+  bool holds(const kom::order_refund* p) const { return refunds.holds(p); }
 };
 
 template <class T>
@@ -123,13 +140,22 @@ void touch_object(hasher& h, const T& object, const storage_bounds& s) {
 inline void touch(hasher& h, const kom::capture& c, const kom::capture_storage_ref& s) {
   check(c.order_lines.size() <= s.lines_capacity);
   check(c.shipping_info.size() <= s.shipping_capacity);
-  touch_object(h, c, storage_bounds{s, {}});
+  touch_object(h, c, storage_bounds(s));
   h.enumerator(c.truncated);
 }
 
+inline void touch(hasher& h, const kom::refund& r, const kom::capture_storage_ref& s) {
+  check(r.order_lines.size() <= s.lines_capacity);
+  touch_object(h, r, storage_bounds(s));
+  h.enumerator(r.truncated);
+}
+
+// A list whose array the storage leaves null stays empty (storage_bounds holds nothing there).
 inline void touch(hasher& h, const kom::order& o, const kom::order_storage_ref& s) {
   check(o.captures.size() <= s.captures_capacity);
-  touch_object(h, o, storage_bounds{{}, s});
+  check(o.refunds.size() <= s.refunds_capacity);
+  check(o.order_lines.size() <= s.lines_capacity);
+  touch_object(h, o, storage_bounds(s));
   h.enumerator(o.truncated);
 }
 

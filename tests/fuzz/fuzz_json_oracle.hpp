@@ -4,7 +4,8 @@
 // An expected_* class walks the DOM the way kom's readers document their work: known keys in
 // document order, null as absent, enum texts through kom's from_string, integers only when
 // they fit int64, one shared text arena filled string after string, lists counted against
-// the storage's capacities. It builds the kom model kom should produce (text views into the
+// the storage's capacities (an order read skips a list whose array the storage leaves null;
+// a zero capacity is no room). It builds the kom model kom should produce (text views into the
 // DOM's strings, cut where a lenient read cuts them) and notes every documented reason to
 // refuse the body. judge() then holds kom's result to it, trapping on any difference:
 //   - Boost.JSON refuses the body: kom must refuse it too.
@@ -32,6 +33,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "fuzz_json_common.hpp"
@@ -125,6 +127,35 @@ class dom_reading {
 
 // ---- expectations --------------------------------------------------------------------------
 
+// One kind of item a read takes from the caller's storage: how many fit over the whole read,
+// and whether it is read at all. read_order skips a list (or a line's object) whose array
+// the storage leaves null, without truncation; the other readers find no room there.
+struct pool {
+  std::size_t capacity = 0;
+  bool skipped = false;
+  std::size_t used = 0;
+};
+
+template <class T>
+pool pool_of(const T* items, std::size_t capacity, bool null_skips) {
+  return {items != nullptr ? capacity : 0, null_skips && items == nullptr};
+}
+
+// Where a read's order lines, their product_identifiers and subscriptions go.
+struct line_pools {
+  pool lines, identifiers, subscriptions;
+};
+
+inline line_pools line_pools_of(const kom::capture_storage_ref& s) {
+  return {pool_of(s.lines, s.lines_capacity, false), pool_of(s.identifiers, s.identifiers_capacity, false),
+          pool_of(s.subscriptions, s.subscriptions_capacity, false)};
+}
+
+inline line_pools line_pools_of(const kom::order_storage_ref& s) {
+  return {pool_of(s.lines, s.lines_capacity, true), pool_of(s.identifiers, s.identifiers_capacity, true),
+          pool_of(s.subscriptions, s.subscriptions_capacity, true)};
+}
+
 // What one read (strict or lenient) of a parsed DOM must give: the refusal reasons found,
 // and the bookkeeping every reader shares (the text arena, capacities, truncation).
 class expected_reading {
@@ -202,6 +233,7 @@ class expected_reading {
     refuse(kom::errc::json_too_many_items);
     return true;
   }
+  bool take(pool& p) { return take(p.used, p.capacity); }
 
   // A string kept in the text arena, as the read keeps it: whole, or (lenient) the longest
   // prefix that fits and ends at a UTF-8 character boundary.
@@ -273,6 +305,28 @@ class expected_reading {
     return true;
   }
 
+  // A known list of objects whose items come from `p`, each one given to `each` unless it is
+  // skipped for want of room. False when the value is null, not an array, or a list the read
+  // skips whole (its items unlooked at: kom checks only that it is an array).
+  template <class Each>
+  bool pooled_list(const json::value& v, pool& p, Each each) {
+    if (!is(v, json::kind::array) || p.skipped) return false;
+    objects(v, [&](const json::object& o) {
+      if (take(p)) each(o);
+    });
+    return true;
+  }
+
+  // A known single object from `p`: true when it is read.
+  bool pooled_object(const json::value& v, pool& p) { return is(v, json::kind::object) && !p.skipped && take(p); }
+
+  // A list's items, kept at stable addresses for the model's views.
+  template <class T>
+  static kom::list_view<T> keep_list(std::deque<std::vector<T>>& store, std::vector<T>&& items) {
+    const std::vector<T>& kept = store.emplace_back(std::move(items));
+    return {kept.data(), kept.size()};
+  }
+
   bool* item_truncated_ = nullptr;
 
  private:
@@ -284,11 +338,96 @@ class expected_reading {
   bool truncated_ = false;
 };
 
+// The walks below spell out every key kom reads, while same() compares every field that
+// kom/fields.hpp describes: a field added there fails here until its key is added below too.
+static_assert(kom::field_count<kom::order_line>() == 15 && kom::field_count<kom::product_identifiers>() == 6 &&
+                  kom::field_count<kom::subscription>() == 3 && kom::field_count<kom::shipping_info>() == 7 &&
+                  kom::field_count<kom::address>() == 13 && kom::field_count<kom::capture>() == 11 &&
+                  kom::field_count<kom::order_capture>() == 6 && kom::field_count<kom::refund>() == 6 &&
+                  kom::field_count<kom::order_refund>() == 5 && kom::field_count<kom::payment_method>() == 3 &&
+                  kom::field_count<kom::order>() == 20,
+              "a described field is missing from the oracle's walks");
+
+// Order lines, as captures, refunds and orders hold them: lines, product_identifiers and
+// subscriptions are each counted over the whole read.
+class expected_lines : public expected_reading {
+ protected:
+  expected_lines(bool lenient, std::size_t text_capacity, const line_pools& p)
+      : expected_reading(lenient, text_capacity), pools_(p) {}
+
+  // A known `order_lines`: when it is a list that is read, `out` views the lines kept.
+  void order_lines(kom::list_view<kom::order_line>& out, const json::value& v) {
+    std::vector<kom::order_line> lines;
+    if (pooled_list(v, pools_.lines, [&](const json::object& o) { order_line(o, lines.emplace_back()); })) {
+      out = keep_list(lines_, std::move(lines));
+    }
+  }
+
+ private:
+  void order_line(const json::object& o, kom::order_line& l) {
+    for (const json::key_value_pair& m : o) {
+      const std::string_view k = view(m.key());
+      const json::value& v = m.value();
+      if (k == "type") token(l.type, v, &kom::order_line_type_from_string);
+      else if (k == "reference") text(l.reference, v);
+      else if (k == "name") text(l.name, v);
+      else if (k == "quantity") integer(l.quantity, v);
+      else if (k == "quantity_unit") text(l.quantity_unit, v);
+      else if (k == "unit_price") integer(l.unit_price, v);
+      else if (k == "tax_rate") integer(l.tax_rate, v);
+      else if (k == "total_amount") integer(l.total_amount, v);
+      else if (k == "total_discount_amount") integer(l.total_discount_amount, v);
+      else if (k == "total_tax_amount") integer(l.total_tax_amount, v);
+      else if (k == "merchant_data") text(l.merchant_data, v);
+      else if (k == "product_url") text(l.product_url, v);
+      else if (k == "image_url") text(l.image_url, v);
+      else if (k == "product_identifiers") product_identifiers(l, v);
+      else if (k == "subscription") subscription(l, v);
+    }
+  }
+
+  void product_identifiers(kom::order_line& l, const json::value& v) {
+    if (!pooled_object(v, pools_.identifiers)) return;
+    kom::product_identifiers& p = identifiers_.emplace_back();
+    for (const json::key_value_pair& m : v.get_object()) {
+      const std::string_view k = view(m.key());
+      const json::value& x = m.value();
+      if (k == "brand") text(p.brand, x);
+      else if (k == "category_path") text(p.category_path, x);
+      else if (k == "global_trade_item_number") text(p.global_trade_item_number, x);
+      else if (k == "manufacturer_part_number") text(p.manufacturer_part_number, x);
+      else if (k == "color") text(p.color, x);
+      else if (k == "size") text(p.size, x);
+    }
+    l.product_identifiers = &p;
+  }
+
+  void subscription(kom::order_line& l, const json::value& v) {
+    if (!pooled_object(v, pools_.subscriptions)) return;
+    kom::subscription& s = subscriptions_.emplace_back();
+    for (const json::key_value_pair& m : v.get_object()) {
+      const std::string_view k = view(m.key());
+      const json::value& x = m.value();
+      if (k == "name") text(s.name, x);
+      else if (k == "interval") token(s.interval, x, &kom::subscription_interval_from_string);
+      else if (k == "interval_count") integer(s.interval_count, x);
+    }
+    l.subscription = &s;
+  }
+
+  line_pools pools_;
+  // Stable addresses, as the model's views and pointers need.
+  std::deque<std::vector<kom::order_line>> lines_;
+  std::deque<kom::product_identifiers> identifiers_;
+  std::deque<kom::subscription> subscriptions_;
+};
+
 // read_capture and read_captures.
-class expected_captures : public expected_reading {
+class expected_captures : public expected_lines {
  public:
   expected_captures(bool lenient, const kom::capture_storage_ref& s)
-      : expected_reading(lenient, s.text_capacity), storage_(s) {}
+      : expected_lines(lenient, s.text_capacity, line_pools_of(s)),
+        shipping_(pool_of(s.shipping, s.shipping_capacity, false)) {}
 
   // read_capture: the body must be an object.
   kom::capture one(const json::value& root) {
@@ -325,7 +464,7 @@ class expected_captures : public expected_reading {
       else if (k == "description") text(c.description, v);
       else if (k == "reference") text(c.reference, v);
       else if (k == "refunded_amount") integer(c.refunded_amount, v);
-      else if (k == "order_lines") order_lines(c, v);
+      else if (k == "order_lines") order_lines(c.order_lines, v);
       else if (k == "shipping_info") shipping_info(c, v);
       else if (k == "billing_address") address(c.billing_address, v);
       else if (k == "shipping_address") address(c.shipping_address, v);
@@ -333,72 +472,9 @@ class expected_captures : public expected_reading {
     item_truncated_ = nullptr;
   }
 
-  void order_lines(kom::capture& c, const json::value& v) {
-    std::vector<kom::order_line> lines;
-    const bool list = objects(v, [&](const json::object& o) {
-      if (take(lines_used_, storage_.lines_capacity)) order_line(o, lines.emplace_back());
-    });
-    if (list) {
-      const std::vector<kom::order_line>& kept = lines_.emplace_back(std::move(lines));
-      c.order_lines = {kept.data(), kept.size()};
-    }
-  }
-
-  void order_line(const json::object& o, kom::order_line& l) {
-    for (const json::key_value_pair& m : o) {
-      const std::string_view k = view(m.key());
-      const json::value& v = m.value();
-      if (k == "type") token(l.type, v, &kom::order_line_type_from_string);
-      else if (k == "reference") text(l.reference, v);
-      else if (k == "name") text(l.name, v);
-      else if (k == "quantity") integer(l.quantity, v);
-      else if (k == "quantity_unit") text(l.quantity_unit, v);
-      else if (k == "unit_price") integer(l.unit_price, v);
-      else if (k == "tax_rate") integer(l.tax_rate, v);
-      else if (k == "total_amount") integer(l.total_amount, v);
-      else if (k == "total_discount_amount") integer(l.total_discount_amount, v);
-      else if (k == "total_tax_amount") integer(l.total_tax_amount, v);
-      else if (k == "merchant_data") text(l.merchant_data, v);
-      else if (k == "product_url") text(l.product_url, v);
-      else if (k == "image_url") text(l.image_url, v);
-      else if (k == "product_identifiers") product_identifiers(l, v);
-      else if (k == "subscription") subscription(l, v);
-    }
-  }
-
-  void product_identifiers(kom::order_line& l, const json::value& v) {
-    if (!is(v, json::kind::object) || !take(identifiers_used_, storage_.identifiers_capacity)) return;
-    kom::product_identifiers& p = identifiers_.emplace_back();
-    for (const json::key_value_pair& m : v.get_object()) {
-      const std::string_view k = view(m.key());
-      const json::value& x = m.value();
-      if (k == "brand") text(p.brand, x);
-      else if (k == "category_path") text(p.category_path, x);
-      else if (k == "global_trade_item_number") text(p.global_trade_item_number, x);
-      else if (k == "manufacturer_part_number") text(p.manufacturer_part_number, x);
-      else if (k == "color") text(p.color, x);
-      else if (k == "size") text(p.size, x);
-    }
-    l.product_identifiers = &p;
-  }
-
-  void subscription(kom::order_line& l, const json::value& v) {
-    if (!is(v, json::kind::object) || !take(subscriptions_used_, storage_.subscriptions_capacity)) return;
-    kom::subscription& s = subscriptions_.emplace_back();
-    for (const json::key_value_pair& m : v.get_object()) {
-      const std::string_view k = view(m.key());
-      const json::value& x = m.value();
-      if (k == "name") text(s.name, x);
-      else if (k == "interval") token(s.interval, x, &kom::subscription_interval_from_string);
-      else if (k == "interval_count") integer(s.interval_count, x);
-    }
-    l.subscription = &s;
-  }
-
   void shipping_info(kom::capture& c, const json::value& v) {
     std::vector<kom::shipping_info> entries;
-    const bool list = objects(v, [&](const json::object& o) {
-      if (!take(shipping_used_, storage_.shipping_capacity)) return;
+    const bool read = pooled_list(v, shipping_, [&](const json::object& o) {
       kom::shipping_info& i = entries.emplace_back();
       for (const json::key_value_pair& m : o) {
         const std::string_view k = view(m.key());
@@ -412,12 +488,10 @@ class expected_captures : public expected_reading {
         else if (k == "return_tracking_uri") text(i.return_tracking_uri, x);
       }
     });
-    if (list) {
-      const std::vector<kom::shipping_info>& kept = shipping_.emplace_back(std::move(entries));
-      c.shipping_info = {kept.data(), kept.size()};
-    }
+    if (read) c.shipping_info = keep_list(shipping_lists_, std::move(entries));
   }
 
+  // Held by value: each appearance starts it afresh.
   void address(kom::address& a, const json::value& v) {
     if (!is(v, json::kind::object)) return;
     a = kom::address{};
@@ -435,23 +509,48 @@ class expected_captures : public expected_reading {
       else if (k == "country") text(a.country, x);
       else if (k == "email") text(a.email, x);
       else if (k == "phone") text(a.phone, x);
+      else if (k == "organization_name") text(a.organization_name, x);
+      else if (k == "attention") text(a.attention, x);
     }
   }
 
-  kom::capture_storage_ref storage_;
-  std::size_t lines_used_ = 0, shipping_used_ = 0, identifiers_used_ = 0, subscriptions_used_ = 0;
-  // Stable addresses, as the model's views and pointers need.
-  std::deque<std::vector<kom::order_line>> lines_;
-  std::deque<std::vector<kom::shipping_info>> shipping_;
-  std::deque<kom::product_identifiers> identifiers_;
-  std::deque<kom::subscription> subscriptions_;
+  pool shipping_;
+  std::deque<std::vector<kom::shipping_info>> shipping_lists_;
 };
 
-// read_order.
-class expected_order : public expected_reading {
+// read_refund: the body must be an object. Anything cut or dropped in it marks the refund.
+class expected_refund : public expected_lines {
+ public:
+  expected_refund(bool lenient, const kom::capture_storage_ref& s)
+      : expected_lines(lenient, s.text_capacity, line_pools_of(s)) {}
+
+  kom::refund read(const json::value& root) {
+    kom::refund r;
+    const json::object* o = root_object(root);
+    if (o == nullptr) return r;
+    item_truncated_ = &r.truncated;
+    for (const json::key_value_pair& m : *o) {
+      const std::string_view k = view(m.key());
+      const json::value& v = m.value();
+      if (k == "refund_id") text(r.refund_id, v);
+      else if (k == "refunded_amount") integer(r.refunded_amount, v);
+      else if (k == "refunded_at") text(r.refunded_at, v);
+      else if (k == "description") text(r.description, v);
+      else if (k == "reference") text(r.reference, v);
+      else if (k == "order_lines") order_lines(r.order_lines, v);
+    }
+    item_truncated_ = nullptr;
+    return r;
+  }
+};
+
+// read_order. Only the order as a whole says what was cut (order::truncated).
+class expected_order : public expected_lines {
  public:
   expected_order(bool lenient, const kom::order_storage_ref& s)
-      : expected_reading(lenient, s.text_capacity), capacity_(s.captures_capacity) {}
+      : expected_lines(lenient, s.text_capacity, line_pools_of(s)),
+        captures_(pool_of(s.captures, s.captures_capacity, true)),
+        refunds_(pool_of(s.refunds, s.refunds_capacity, true)) {}
 
   kom::order read(const json::value& root) {
     kom::order out;
@@ -471,6 +570,15 @@ class expected_order : public expected_reading {
       else if (k == "purchase_currency") text(out.purchase_currency, v);
       else if (k == "expires_at") text(out.expires_at, v);
       else if (k == "captures") captures(out, v);
+      else if (k == "klarna_reference") text(out.klarna_reference, v);
+      else if (k == "merchant_reference1") text(out.merchant_reference1, v);
+      else if (k == "merchant_reference2") text(out.merchant_reference2, v);
+      else if (k == "created_at") text(out.created_at, v);
+      else if (k == "locale") text(out.locale, v);
+      else if (k == "purchase_country") text(out.purchase_country, v);
+      else if (k == "order_lines") order_lines(out.order_lines, v);
+      else if (k == "refunds") refunds(out, v);
+      else if (k == "initial_payment_method") payment_method(out.initial_payment_method, v);
     }
     return out;
   }
@@ -485,10 +593,9 @@ class expected_order : public expected_reading {
   }
 
   void captures(kom::order& out, const json::value& v) {
-    std::vector<kom::order_capture> list;
-    const bool is_list = objects(v, [&](const json::object& o) {
-      if (!take(used_, capacity_)) return;
-      kom::order_capture& c = list.emplace_back();
+    std::vector<kom::order_capture> items;
+    const bool read = pooled_list(v, captures_, [&](const json::object& o) {
+      kom::order_capture& c = items.emplace_back();
       for (const json::key_value_pair& m : o) {
         const std::string_view k = view(m.key());
         const json::value& x = m.value();
@@ -500,15 +607,43 @@ class expected_order : public expected_reading {
         else if (k == "captured_at") text(c.captured_at, x);
       }
     });
-    if (is_list) {
-      captures_ = std::move(list);
-      out.captures = {captures_.data(), captures_.size()};
+    if (read) out.captures = keep_list(capture_lists_, std::move(items));
+  }
+
+  // An order's refunds are ids, amounts and texts; their order_lines are not read.
+  void refunds(kom::order& out, const json::value& v) {
+    std::vector<kom::order_refund> items;
+    const bool read = pooled_list(v, refunds_, [&](const json::object& o) {
+      kom::order_refund& r = items.emplace_back();
+      for (const json::key_value_pair& m : o) {
+        const std::string_view k = view(m.key());
+        const json::value& x = m.value();
+        if (k == "refund_id") text(r.refund_id, x);
+        else if (k == "refunded_amount") integer(r.refunded_amount, x);
+        else if (k == "refunded_at") text(r.refunded_at, x);
+        else if (k == "description") text(r.description, x);
+        else if (k == "reference") text(r.reference, x);
+      }
+    });
+    if (read) out.refunds = keep_list(refund_lists_, std::move(items));
+  }
+
+  // Held by value: each appearance starts it afresh; it takes nothing from the storage.
+  void payment_method(kom::payment_method& p, const json::value& v) {
+    if (!is(v, json::kind::object)) return;
+    p = kom::payment_method{};
+    for (const json::key_value_pair& m : v.get_object()) {
+      const std::string_view k = view(m.key());
+      const json::value& x = m.value();
+      if (k == "type") text(p.type, x);
+      else if (k == "description") text(p.description, x);
+      else if (k == "number_of_installments") integer(p.number_of_installments, x);
     }
   }
 
-  std::size_t capacity_;
-  std::size_t used_ = 0;
-  std::vector<kom::order_capture> captures_;
+  pool captures_, refunds_;
+  std::deque<std::vector<kom::order_capture>> capture_lists_;
+  std::deque<std::vector<kom::order_refund>> refund_lists_;
 };
 
 // read_error_body.
@@ -565,6 +700,32 @@ class expected_error_body : public expected_reading {
 
 // Every field of the described types compared through kom/fields.hpp, so a field added
 // there is compared too (its value still comes from this file's own DOM reading above).
+// The descriptions must then name each member once: one that named a member twice (a key
+// read into the wrong member) would also leave the right member uncompared.
+template <class T>
+constexpr bool members_distinct() {
+  bool distinct = true;
+  std::size_t i = 0;
+  kom::fields_of<T>::visit([&](const auto& a) {
+    std::size_t j = 0;
+    kom::fields_of<T>::visit([&](const auto& b) {
+      if constexpr (std::is_same_v<decltype(a.member), decltype(b.member)>) {
+        if (j > i && a.member == b.member) distinct = false;
+      }
+      ++j;
+    });
+    ++i;
+  });
+  return distinct;
+}
+static_assert(members_distinct<kom::order_line>() && members_distinct<kom::product_identifiers>() &&
+                  members_distinct<kom::subscription>() && members_distinct<kom::shipping_info>() &&
+                  members_distinct<kom::address>() && members_distinct<kom::capture>() &&
+                  members_distinct<kom::order_capture>() && members_distinct<kom::refund>() &&
+                  members_distinct<kom::order_refund>() && members_distinct<kom::payment_method>() &&
+                  members_distinct<kom::order>(),
+              "a described member is named twice: same() would not compare every member");
+
 template <class T>
 void same_object(const T& a, const T& b);
 
@@ -596,7 +757,14 @@ inline void same(const kom::capture& a, const kom::capture& b) {
   check(a.truncated == b.truncated);
 }
 
+// An order's lists, its lines' objects and its initial_payment_method included; its
+// `truncated` is judge()'s.
 inline void same(const kom::order& a, const kom::order& b) { same_object(a, b); }
+
+inline void same(const kom::refund& a, const kom::refund& b) {
+  same_object(a, b);
+  check(a.truncated == b.truncated);
+}
 
 inline void same(const kom::error_body& a, const kom::error_body& b) {
   check(a.error_code == b.error_code && a.error_code_text == b.error_code_text);
