@@ -134,7 +134,8 @@ bool read_new_order(kom::client& client, const sale& s, kom::list_view<kom::orde
 
 // A return at the till. The till reads the order and looks for the return's reference among
 // its refunds first: a refund whose answer was lost, or a return booked twice, is there and is
-// not refunded again. Otherwise it refunds the returned line as the order lists it. Returns
+// not refunded again (nor when a refund of the line's amount is listed without a reference, as
+// Klarna's 2020 API lists them). Otherwise it refunds the returned line as the order lists it. Returns
 // the refund's id (empty on failure); `sent` says whether a refund was sent.
 std::string book_return(kom::client& client, const sale& s, std::string_view sku, std::string_view return_reference,
                         bool& sent) {
@@ -156,6 +157,15 @@ std::string book_return(kom::client& client, const sale& s, std::string_view sku
   if (returned == nullptr) {
     std::printf("   the order has no line %.*s\n", KOM_EX_SV(sku));
     return {};
+  }
+  // Klarna's 2020 refunds carry no reference: one of the line's amount without a reference may
+  // be this return, so the till does not refund again and leaves it to the back office.
+  for (const kom::order_refund& f : o.value.refunds) {
+    if (f.reference.empty() && f.refunded_amount == returned->total_amount) {
+      std::printf("   refund %.*s of %lld has no reference: it may be this return; nothing is sent\n",
+                  KOM_EX_SV(f.refund_id), static_cast<long long>(f.refunded_amount));
+      return {};
+    }
   }
   std::printf("   %.*s is not among the order's %zu refund(s); refunding its line as the order lists it:\n",
               KOM_EX_SV(return_reference), o.value.refunds.size());

@@ -8,7 +8,8 @@
 // no code with kom: its own HTTP request split, Boost.JSON's DOM for bodies, and order state
 // (amounts, captures with ids, shipping info per capture, send-out counts, refunds, status,
 // counts of extensions and PATCHes, and an idempotency map that replays the first answer to a
-// key, whatever the repeat carries).
+// key, whatever the repeat carries, for 24 hours of the test's wall clock: then it forgets the
+// key, as Klarna does, so that a resend with a stale key is applied again).
 //
 // A case is one operation, one exchange of it (its n-th HTTP request in a run without
 // faults), one failure, how long the failure lasts (that exchange only; or every exchange
@@ -196,6 +197,8 @@ class klarna_model {
  public:
   std::map<std::string, m_order> orders;
   std::map<std::string, std::string> replay;  // idempotency key -> the bytes of its first answer
+  std::map<std::string, std::uint64_t> first_seen;  // idempotency key -> wall time of its first use
+  const std::uint64_t* wall = nullptr;               // the test's wall clock, ms
   int applied_posts = 0;
   int requests = 0;
 
@@ -212,6 +215,7 @@ class klarna_model {
     if (!r.valid) return error(400, "Bad Request", "BAD_REQUEST", "malformed request").bytes();
     const bool post = r.method != "GET";  // a POST or a PATCH
     if (post && !r.key.empty()) {
+      forget_old_keys();
       const auto seen = replay.find(r.key);
       if (seen != replay.end()) return seen->second;  // the first answer again, input ignored
     }
@@ -222,8 +226,24 @@ class klarna_model {
       bytes = with_header(bytes, "X-Trace: " + std::string(work_size + 1000, 't'));
     if (t == twist::malformed_head && post && a.status >= 200 && a.status < 300)
       bytes = with_header(bytes, "this line is not a header");
-    if (post && !r.key.empty()) replay[r.key] = bytes;
+    if (post && !r.key.empty()) {
+      replay[r.key] = bytes;
+      first_seen[r.key] = wall != nullptr ? *wall : 0;
+    }
     return bytes;
+  }
+
+  // Klarna keeps a key for 24 hours (the outbox's assumption too): older ones are forgotten.
+  void forget_old_keys() {
+    if (wall == nullptr) return;
+    for (auto it = first_seen.begin(); it != first_seen.end();) {
+      if (*wall - it->second >= 24ull * 60 * 60 * 1000) {
+        replay.erase(it->first);
+        it = first_seen.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
 
   // What a gateway in front of Klarna answers instead.
@@ -757,6 +777,7 @@ class runner {
       fake_.block_every(2);
     }
     model_.add_order(order_id, order_amount);
+    model_.wall = &clocks_.wall;
     if (c.op == op_kind::outbox_capture_id_lost || c.op == op_kind::outbox_sale_id_lost ||
         c.op == op_kind::outbox_refund_id_lost)
       base_ = twist::no_created_id;
@@ -1296,6 +1317,7 @@ class runner {
                           : f.kind == fk::head_too_large   ? twist::head_too_large
                           : f.kind == fk::body_too_large   ? twist::body_too_large
                                                            : twist::malformed_head;
+          model_.forget_old_keys();
           const bool fresh = post && model_.replay.find(req.key) == model_.replay.end();
           bytes = model_.handle(req, t);
           if (fresh && (f.kind != fk::created_without_id || type_of(req) == ex_type::capture ||

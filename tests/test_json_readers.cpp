@@ -1617,3 +1617,23 @@ TEST_CASE("json readers: the default order storage holds 16 full lines; a 17th i
   REQUIRE(kom::read_order(order_with(60), o, big).ok());
   CHECK(o.order_lines.size() == 60);
 }
+
+TEST_CASE("json readers: skip_lists_without_storage reads a listing's ids and amounts, whatever its lines") {
+  char text[512];
+  kom::capture_storage_ref text_only;
+  text_only.text = text;
+  text_only.text_capacity = sizeof text;
+  kom::capture items[4];
+  kom::capture_list list;
+  // Without the option a null array has no room: the listing's lines are an error.
+  CHECK(kom::read_captures(fixture("captures.json"), list, items, text_only).code() == errc::json_too_many_items);
+  kom::read_options skip;
+  skip.skip_lists_without_storage = true;
+  REQUIRE(kom::read_captures(fixture("captures.json"), list, items, text_only, skip).ok());
+  REQUIRE(list.captures.size() == 2);
+  CHECK(list.captures[0].capture_id == "5b33ed47-79d0-4d76-99ea-4afaa7c8e552");
+  CHECK(list.captures[0].captured_amount == 6000);
+  CHECK(list.captures[0].order_lines.empty());
+  CHECK(list.captures[1].reference == "POS-0042-2");
+  CHECK(!list.truncated);
+}

@@ -54,6 +54,10 @@ struct read_options {
   /// an error naming the field. true: keep what fits, cut text at a UTF-8 character
   /// boundary, and set `truncated` on the result.
   bool allow_truncation = false;
+  /// false (default): a storage array that is null has no room, like a full one. true: the
+  /// lists and nested objects whose array is null are skipped, not read and not truncated
+  /// (a listing read only for its ids, references and amounts). read_order always skips them.
+  bool skip_lists_without_storage = false;
 };
 
 namespace detail {
@@ -449,7 +453,8 @@ static_assert(longest(order_line_type_names) < json_reader_limits::scratch &&
 inline error read_capture(std::string_view body, capture& out, capture_storage_ref storage,
                           const read_options& options = {}) noexcept {
   out = capture{};
-  detail::described_schema schema(model_type::capture, &out, detail::pools_of(storage, nullptr, 0));
+  detail::described_schema schema(model_type::capture, &out, detail::pools_of(storage, nullptr, 0),
+                                  options.skip_lists_without_storage);
   bool truncated = false;
   const error e = detail::run_sax_reader(body, detail::schema_ref(schema), storage.text, storage.text_capacity,
                                          options.allow_truncation, &truncated);
@@ -466,7 +471,8 @@ inline error read_capture(std::string_view body, capture& out, capture_storage_r
 inline error read_captures(std::string_view body, capture_list& out, capture* items, std::size_t capacity,
                            capture_storage_ref storage, const read_options& options = {}) noexcept {
   out = capture_list{};
-  detail::described_schema schema(model_type::capture, nullptr, detail::pools_of(storage, items, capacity));
+  detail::described_schema schema(model_type::capture, nullptr, detail::pools_of(storage, items, capacity),
+                                  options.skip_lists_without_storage);
   bool truncated = false;
   const error e = detail::run_sax_reader(body, detail::schema_ref(schema), storage.text, storage.text_capacity,
                                          options.allow_truncation, &truncated);
@@ -511,7 +517,8 @@ inline error read_order(std::string_view body, order& out, order_storage_ref sto
 inline error read_refund(std::string_view body, refund& out, capture_storage_ref storage,
                          const read_options& options = {}) noexcept {
   out = refund{};
-  detail::described_schema schema(model_type::refund, &out, detail::pools_of(storage, nullptr, 0));
+  detail::described_schema schema(model_type::refund, &out, detail::pools_of(storage, nullptr, 0),
+                                  options.skip_lists_without_storage);
   bool truncated = false;
   const error e = detail::run_sax_reader(body, detail::schema_ref(schema), storage.text, storage.text_capacity,
                                          options.allow_truncation, &truncated);

@@ -81,7 +81,9 @@
 // by its reference and refunded_amount, or resent with a new key; append_refund needs a
 // reference of its own too. Klarna's 2020 Refund has no reference: a listed refund of the
 // same amount without one may be the queued one, so the refund is marked failed
-// (not_verifiable) for the back office, never sent again. A cancel or release older than 24 h
+// (not_verifiable) for the back office, never sent again (after a 2xx without a readable id:
+// done, its id unknown). A wall clock that reads earlier than the first attempt counts as a
+// day gone: the key's age cannot be told. A cancel or release older than 24 h
 // is marked done when the order shows it (CANCELLED; CLOSED or nothing left authorized),
 // else resent with a new key. Shipping-info updates, send-outs, extensions and reference or
 // authorization updates older than 24 h are resent with a new stored key (Klarna offers no
@@ -1146,15 +1148,28 @@ class basic_outbox {
 
   // The reads of the 24-hour rule are strict: a listing that does not fit the storage is an
   // error naming what overflowed, never a cut list (a text cut short could match another
-  // item's reference).
-  static read_options strict() noexcept { return {}; }
+  // item's reference). They read only ids, references and amounts: lines, shipping entries
+  // and the like are skipped, so that a large order cannot stop the drain for good.
+  static read_options strict() noexcept {
+    read_options o;
+    o.skip_lists_without_storage = true;
+    return o;
+  }
+
+  // The caller's capture storage with only its text: nested lists skipped (strict()).
+  static capture_storage_ref text_only(const capture_storage_ref& storage) noexcept {
+    capture_storage_ref t;
+    t.text = storage.text;
+    t.text_capacity = storage.text_capacity;
+    return t;
+  }
 
   // Lists the order's captures and looks for the one `item` queued: the same reference
   // (unique among the outbox's captures of an order) and captured_amount.
   search find_listed(const outbox_sender& klarna, const outbox_item& item, ::kom::capture* items, std::size_t capacity,
                      capture_storage_ref storage, char (&capture_id)[256], std::size_t& id_size,
                      reply<capture_list>& listing) noexcept {
-    listing = klarna.list_captures_fn(klarna.context, item.order_id, items, capacity, storage, strict());
+    listing = klarna.list_captures_fn(klarna.context, item.order_id, items, capacity, text_only(storage), strict());
     if (!listing.ok()) return search::stopped;
     if (listing.value.truncated) {  // a sender that cut the list anyway: not every capture was seen
       listing.error = ::kom::error(errc::json_too_many_items, static_cast<std::int64_t>(capacity));
@@ -1195,10 +1210,12 @@ class basic_outbox {
   // Reads the order for the 24-hour rule and a refund whose id was lost: only its status and
   // refunds, their text in the caller's capture storage (its other lists are not read).
   reply<order> read_order_state(const outbox_sender& klarna, std::string_view order_id,
-                                capture_storage_ref storage) noexcept {
+                                capture_storage_ref storage, bool with_refunds) noexcept {
     order_storage_ref refunds_only;
-    refunds_only.refunds = refunds_;
-    refunds_only.refunds_capacity = MaxRefunds;
+    if (with_refunds) {  // a cancel or release needs only the status and amounts
+      refunds_only.refunds = refunds_;
+      refunds_only.refunds_capacity = MaxRefunds;
+    }
     refunds_only.text = storage.text;
     refunds_only.text_capacity = storage.text_capacity;
     reply<order> r = klarna.get_order_fn(klarna.context, order_id, refunds_only, strict());
@@ -1212,7 +1229,7 @@ class basic_outbox {
   // ambiguous, never absent.
   search find_refund(const outbox_sender& klarna, const outbox_item& item, capture_storage_ref storage,
                      char (&refund_id)[256], std::size_t& id_size, reply<order>& read) noexcept {
-    read = read_order_state(klarna, item.order_id, storage);
+    read = read_order_state(klarna, item.order_id, storage, true);
     if (!read.ok()) return search::stopped;
     bool unsure = false;
     for (const order_refund& f : read.value.refunds) {
@@ -1272,7 +1289,7 @@ class basic_outbox {
       return false;
     }
     // A cancel shows as CANCELLED; a release as CLOSED, or at least as nothing left authorized.
-    const reply<order> o = read_order_state(klarna, item.order_id, storage);
+    const reply<order> o = read_order_state(klarna, item.order_id, storage, false);
     if (!o.ok()) {
       s = listing_failed(seq, o);
       return true;
@@ -1319,13 +1336,15 @@ class basic_outbox {
       if (const std::uint32_t failed = failed_capture_before(e_in); failed != 0)
         return mark_given_up(seq, limit(errc::unknown_capture_record, parameter::capture_of, failed), "CAPTURE_FAILED");
     }
-    // Timing: the first attempt is stored before it is made; after 24 h, not blindly resent.
+    // Timing: the first attempt is stored before it is made; after 24 h (or with the clock set
+    // back), not blindly resent.
     const std::uint64_t now = clock_.now_ms(clock_.context);
     entry* e = find(seq);
     if (e == nullptr) return {};
     if (e->first_attempt_ms == 0) {
       if (::kom::error err = mark_timing(seq, now == 0 ? 1 : now, {}); !err.ok()) return stop_drain(err);
-    } else if (now >= e->first_attempt_ms && now - e->first_attempt_ms >= detail::outbox_key_lifetime_ms) {
+    } else if (now < e->first_attempt_ms || now - e->first_attempt_ms >= detail::outbox_key_lifetime_ms) {
+      // A clock set back since the first attempt cannot tell how old the key is: look first.
       char found_id[256];
       std::size_t found_size = 0;
       step s;
@@ -1370,8 +1389,8 @@ class basic_outbox {
           reply<order> read_back;
           switch (find_refund(klarna, item, storage, refund_id, n, read_back)) {
             case search::found: return mark_found(seq, std::string_view(refund_id, n));
-            case search::ambiguous:  // made, but which one is it: never again, and settled by hand
-              return mark_given_up(seq, ::kom::error(errc::not_verifiable), "NOT_VERIFIABLE");
+            case search::ambiguous:  // Klarna said 2xx, so it was made: done, its id unknown
+              return mark_found(seq, {});
             case search::absent:
             case search::stopped: break;
           }

@@ -70,8 +70,8 @@ inline constexpr std::uint32_t log_magic_v1 = 0x4F4D4F4Bu;  // "KOMO": format 1,
 inline constexpr std::uint32_t log_magic = 0x524D4F4Bu;     // "KOMR": formats 2 on, with a version field
 // What this code writes. 3: the outbox's records may be refunds, cancels, releases,
 // extensions and updates (kinds 4-9), which a kom that writes format 2 would take for state
-// changes and drop; their objects are encoded as in format 2, so a format-2 area is carried
-// over by copying it.
+// changes and drop; their objects are encoded as in format 2, so the owner carries a format-2
+// area over by rewriting its records unchanged.
 inline constexpr std::uint32_t log_format = 3;
 inline constexpr std::size_t log_area_header_v1 = 16;
 inline constexpr std::size_t log_area_header = 20;

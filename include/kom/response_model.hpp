@@ -344,7 +344,7 @@ struct capture_storage_ref {
 /// text holds every kept string, unescaped. Capacities (kom::capacity, any order): lines
 /// (16), shipping_entries (4), text_bytes (4096), product_identifiers (4), subscriptions (4).
 /// The defaults fit a typical point-of-sale capture; `sizeof(kom::capture_storage<>)` is
-/// about 8 KB on 64-bit, 6.5 KB on 32-bit.
+/// about 8 KB on 64-bit, 6.6 KB on 32-bit.
 template <class... Capacities>
 class capture_storage {
   static_assert((detail::capacity_allowed<Capacities, capacity::lines, capacity::shipping_entries,
@@ -402,7 +402,7 @@ struct order_storage_ref {
 /// product_identifiers (16), subscriptions (4), text_bytes (4096): 16 lines, each with its
 /// product identifiers and URLs, fit. An order with more is json_too_many_items (naming
 /// order_lines) unless truncation is allowed; `sizeof(kom::order_storage<>)` is about 10 KB on
-/// 64-bit, 7.8 KB on 32-bit.
+/// 64-bit, 7.7 KB on 32-bit.
 template <class... Capacities>
 class order_storage {
   static_assert((detail::capacity_allowed<Capacities, capacity::captures, capacity::refunds, capacity::lines,
