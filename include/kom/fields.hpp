@@ -195,9 +195,19 @@ struct list_field {
 template <class T>
 struct fields_of;
 
+/// What every description shares: `visit(v)` calls v with each of Description::fields, in order.
+template <class Description>
+struct described {
+  /// Calls v with each field's descriptor, in order.
+  template <class V>
+  static constexpr void visit(V&& v) {
+    std::apply([&v](const auto&... d) { (v(d), ...); }, Description::fields);
+  }
+};
+
 /// product_identifiers's fields, in the order Klarna documents them.
 template <>
-struct fields_of<product_identifiers> {
+struct fields_of<product_identifiers> : described<fields_of<product_identifiers>> {
   static constexpr model_type type = model_type::product_identifiers;  ///< its number
   using T = product_identifiers;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
@@ -208,16 +218,11 @@ struct fields_of<product_identifiers> {
       text_field<T>{"manufacturer_part_number", &T::manufacturer_part_number, limits::max_manufacturer_part_number},
       text_field<T>{"color", &T::color, limits::max_color},
       text_field<T>{"size", &T::size, limits::max_size});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 /// subscription's fields, in the order Klarna documents them.
 template <>
-struct fields_of<subscription> {
+struct fields_of<subscription> : described<fields_of<subscription>> {
   static constexpr model_type type = model_type::subscription;  ///< its number
   using T = subscription;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
@@ -225,16 +230,11 @@ struct fields_of<subscription> {
       text_field<T>{"name", &T::name, limits::max_name, true},
       enum_field<T, subscription_interval>{"interval", &T::interval, true},
       integer_field<T>{"interval_count", &T::interval_count, 1, limits::max_int32});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 /// order_line's fields, in the order Klarna documents them.
 template <>
-struct fields_of<order_line> {
+struct fields_of<order_line> : described<fields_of<order_line>> {
   static constexpr model_type type = model_type::order_line;  ///< its number
   using T = order_line;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
@@ -254,16 +254,11 @@ struct fields_of<order_line> {
       text_field<T>{"image_url", &T::image_url, limits::max_url},
       object_field<T, product_identifiers>{"product_identifiers", &T::product_identifiers},
       object_field<T, ::kom::subscription>{"subscription", &T::subscription});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 /// shipping_info's fields, in the order Klarna documents them.
 template <>
-struct fields_of<shipping_info> {
+struct fields_of<shipping_info> : described<fields_of<shipping_info>> {
   static constexpr model_type type = model_type::shipping_info;  ///< its number
   using T = shipping_info;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
@@ -275,16 +270,11 @@ struct fields_of<shipping_info> {
       text_field<T>{"return_shipping_company", &T::return_shipping_company, limits::max_shipping_company},
       text_field<T>{"return_tracking_number", &T::return_tracking_number, limits::max_tracking_number},
       text_field<T>{"return_tracking_uri", &T::return_tracking_uri, limits::max_url});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 /// capture_request's fields, in the order Klarna documents them.
 template <>
-struct fields_of<capture_request> {
+struct fields_of<capture_request> : described<fields_of<capture_request>> {
   static constexpr model_type type = model_type::capture_request;  ///< its number
   using T = capture_request;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
@@ -295,31 +285,21 @@ struct fields_of<capture_request> {
       list_field<T, order_line>{"order_lines", &T::order_lines, 0, limits::max_order_lines},
       list_field<T, ::kom::shipping_info>{"shipping_info", &T::shipping_info, 0, limits::max_shipping_info},
       optional_integer_field<T>{"shipping_delay", &T::shipping_delay, 0, no_max});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 /// shipping_info_update's fields, in the order Klarna documents them.
 template <>
-struct fields_of<shipping_info_update> {
+struct fields_of<shipping_info_update> : described<fields_of<shipping_info_update>> {
   static constexpr model_type type = model_type::shipping_info_update;  ///< its number
   using T = shipping_info_update;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
   static constexpr auto fields = std::make_tuple(
       list_field<T, ::kom::shipping_info>{"shipping_info", &T::shipping_info, 1, limits::max_shipping_info});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 /// refund_request's fields, in the order Klarna documents them.
 template <>
-struct fields_of<refund_request> {
+struct fields_of<refund_request> : described<fields_of<refund_request>> {
   static constexpr model_type type = model_type::refund_request;  ///< its number
   using T = refund_request;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
@@ -328,32 +308,22 @@ struct fields_of<refund_request> {
       text_field<T>{"description", &T::description, limits::max_description},
       text_field<T>{"reference", &T::reference, limits::max_reference},
       list_field<T, order_line>{"order_lines", &T::order_lines, 0, limits::max_order_lines});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 /// merchant_references's fields, in the order Klarna documents them.
 template <>
-struct fields_of<merchant_references> {
+struct fields_of<merchant_references> : described<fields_of<merchant_references>> {
   static constexpr model_type type = model_type::merchant_references;  ///< its number
   using T = merchant_references;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
   static constexpr auto fields = std::make_tuple(
       text_field<T>{"merchant_reference1", &T::merchant_reference1, limits::max_merchant_reference},
       text_field<T>{"merchant_reference2", &T::merchant_reference2, limits::max_merchant_reference});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 /// authorization_update's fields, in the order Klarna documents them.
 template <>
-struct fields_of<authorization_update> {
+struct fields_of<authorization_update> : described<fields_of<authorization_update>> {
   static constexpr model_type type = model_type::authorization_update;  ///< its number
   using T = authorization_update;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
@@ -361,18 +331,13 @@ struct fields_of<authorization_update> {
       integer_field<T>{"order_amount", &T::order_amount, 0, limits::max_amount},
       text_field<T>{"description", &T::description, limits::max_description},
       list_field<T, order_line>{"order_lines", &T::order_lines, 0, limits::max_order_lines});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 // ---- responses (read, never validated or sent) ----------------------------------------------
 
 /// address's fields, in the order Klarna documents them.
 template <>
-struct fields_of<address> {
+struct fields_of<address> : described<fields_of<address>> {
   static constexpr model_type type = model_type::address;  ///< its number
   using T = address;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
@@ -390,16 +355,11 @@ struct fields_of<address> {
       text_field<T>{"phone", &T::phone},
       text_field<T>{"organization_name", &T::organization_name},
       text_field<T>{"attention", &T::attention});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 /// capture's fields, in the order Klarna documents them.
 template <>
-struct fields_of<capture> {
+struct fields_of<capture> : described<fields_of<capture>> {
   static constexpr model_type type = model_type::capture;  ///< its number
   using T = capture;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
@@ -415,16 +375,11 @@ struct fields_of<capture> {
       list_field<T, ::kom::shipping_info>{"shipping_info", &T::shipping_info},
       embedded_field<T, address>{"billing_address", &T::billing_address},
       embedded_field<T, address>{"shipping_address", &T::shipping_address});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 /// order_capture's fields, in the order Klarna documents them.
 template <>
-struct fields_of<order_capture> {
+struct fields_of<order_capture> : described<fields_of<order_capture>> {
   static constexpr model_type type = model_type::order_capture;  ///< its number
   using T = order_capture;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
@@ -435,16 +390,11 @@ struct fields_of<order_capture> {
       integer_field<T>{"captured_amount", &T::captured_amount},
       integer_field<T>{"refunded_amount", &T::refunded_amount},
       text_field<T>{"captured_at", &T::captured_at});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 /// refund's fields, in the order Klarna documents them.
 template <>
-struct fields_of<refund> {
+struct fields_of<refund> : described<fields_of<refund>> {
   static constexpr model_type type = model_type::refund;  ///< its number
   using T = refund;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
@@ -455,16 +405,11 @@ struct fields_of<refund> {
       text_field<T>{"description", &T::description},
       text_field<T>{"reference", &T::reference},
       list_field<T, order_line>{"order_lines", &T::order_lines});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 /// order_refund's fields, in the order Klarna documents them.
 template <>
-struct fields_of<order_refund> {
+struct fields_of<order_refund> : described<fields_of<order_refund>> {
   static constexpr model_type type = model_type::order_refund;  ///< its number
   using T = order_refund;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
@@ -474,16 +419,11 @@ struct fields_of<order_refund> {
       text_field<T>{"refunded_at", &T::refunded_at},
       text_field<T>{"description", &T::description},
       text_field<T>{"reference", &T::reference});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 /// payment_method's fields (an order's initial_payment_method), in the order Klarna documents them.
 template <>
-struct fields_of<payment_method> {
+struct fields_of<payment_method> : described<fields_of<payment_method>> {
   static constexpr model_type type = model_type::payment_method;  ///< its number
   using T = payment_method;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
@@ -491,16 +431,11 @@ struct fields_of<payment_method> {
       text_field<T>{"type", &T::type},
       text_field<T>{"description", &T::description},
       optional_integer_field<T>{"number_of_installments", &T::number_of_installments});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 /// order's fields, in the order Klarna documents them.
 template <>
-struct fields_of<order> {
+struct fields_of<order> : described<fields_of<order>> {
   static constexpr model_type type = model_type::order;  ///< its number
   using T = order;  ///< the described type
   /// Each field's descriptor, in order (a std::tuple: std::get<I> is field I at compile time).
@@ -525,11 +460,6 @@ struct fields_of<order> {
       list_field<T, order_line>{"order_lines", &T::order_lines},
       list_field<T, order_refund>{"refunds", &T::refunds},
       embedded_field<T, payment_method>{"initial_payment_method", &T::initial_payment_method});
-  /// Calls v with each field's descriptor, in order.
-  template <class V>
-  static constexpr void visit(V&& v) {
-    std::apply([&v](const auto&... d) { (v(d), ...); }, fields);
-  }
 };
 
 // ---- walking a description --------------------------------------------------------------------
