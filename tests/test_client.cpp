@@ -424,8 +424,13 @@ TEST_CASE("client: 5xx, 429, 409 and 408 are retried with the same key until an 
     CHECK(std::string(r.idempotency_key) == key);
     CHECK(t.server.requests[0] == t.server.requests[1]);  // the same bytes, body and all
     REQUIRE(t.env.sleeps.size() == 1);
-    CHECK(t.env.sleeps[0] >= 250);  // jitter over the upper half of 500 ms
-    CHECK(t.env.sleeps[0] <= 500);
+    if (status == 429) {
+      CHECK(t.env.sleeps[0] >= 1000);  // no Retry-After: 1 s, plus jitter up to 2 s
+      CHECK(t.env.sleeps[0] <= 3000);
+    } else {
+      CHECK(t.env.sleeps[0] >= 250);  // jitter over the upper half of 500 ms
+      CHECK(t.env.sleeps[0] <= 500);
+    }
     CHECK(t.client.stats().retries == 1);
   }
 }
@@ -521,6 +526,26 @@ TEST_CASE("client: a POST without a key is tried once") {
   CHECK(r4.next_step() == kom::outcome::retry_later);
 }
 
+TEST_CASE("client: connect() opens the connection ahead of the first call") {
+  rig t({created});
+  CHECK_FALSE(t.client.connected());
+  REQUIRE(t.client.connect().ok());
+  CHECK(t.client.connected());
+  CHECK(t.client.stats().connects == 1);
+  REQUIRE(t.client.connect().ok());  // already open: nothing happens
+  CHECK(t.client.stats().connects == 1);
+  REQUIRE(t.client.capture("o-1", seed().request).ok());
+  CHECK(t.client.stats().connects == 1);  // the call used it
+
+  rig u({created});
+  u.fake.fault_on_connect(1, kom::testing::fake_fault::refuse);
+  CHECK(u.client.connect().code() == kom::errc::connect_failed);
+  CHECK_FALSE(u.client.connected());
+  CHECK(u.client.stats().connects == 0);
+  REQUIRE(u.client.capture("o-1", seed().request).ok());  // the call connects itself
+  CHECK(u.client.stats().connects == 1);
+}
+
 TEST_CASE("client: backoff doubles up to its cap, without jitter when there is no random hook") {
   kom::client_config config = test_config();
   config.retry.max_attempts = 6;
@@ -540,27 +565,97 @@ TEST_CASE("client: backoff doubles up to its cap, without jitter when there is n
   CHECK(r.next_step() == kom::outcome::retry_later);
 }
 
-TEST_CASE("client: Retry-After and X-Ratelimit-Reset set the least wait") {
-  rig t({error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS", "Retry-After: 7\r\n"),
-         error_response(503, "Service Unavailable", "TEMPORARILY_UNAVAILABLE", "X-Ratelimit-Reset: 3\r\n"), created});
-  const auto r = t.client.capture("o-1", seed().request);
-  REQUIRE(r.ok());
-  CHECK(r.attempts == 3);
-  CHECK(t.env.sleeps == std::vector<std::uint32_t>{7000, 3000});
-
-  // A short Retry-After does not shorten the backoff.
-  kom::client_config config = test_config();
-  config.retry.initial_backoff_ms = 2000;
-  rig u({error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS", "Retry-After: 1\r\n"), created}, config, false);
+TEST_CASE("client: a 429 waits what the server asks, plus jitter; other answers wait at least that") {
+  // Without a random hook: exactly the server's wait. A 503's Retry-After or X-Ratelimit-Reset
+  // is the least wait, the backoff may be longer.
   kom::post_options post;
   post.idempotency_key = "k";
+  rig t({error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS", "Retry-After: 7\r\n"),
+         error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS", "X-Ratelimit-Reset: 2\r\n"),
+         error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS"),
+         error_response(503, "Service Unavailable", "TEMPORARILY_UNAVAILABLE", "X-Ratelimit-Reset: 3\r\n"),
+         error_response(503, "Service Unavailable", "TEMPORARILY_UNAVAILABLE", "Retry-After: 0\r\n"), created},
+        test_config(), false);
+  const auto r = t.client.capture("o-1", seed().request, post);
+  REQUIRE(r.ok());
+  CHECK(r.attempts == 6);
+  CHECK(t.env.sleeps == std::vector<std::uint32_t>{7000, 2000, 1000, 3000, 1000});
+
+  // A 429 does not take the backoff, however long: the server said when.
+  kom::client_config config = test_config();
+  config.retry.initial_backoff_ms = 4000;
+  rig u({error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS", "Retry-After: 1\r\n"), created}, config, false);
   REQUIRE(u.client.capture("o-1", seed().request, post).ok());
-  CHECK(u.env.sleeps == std::vector<std::uint32_t>{2000});
+  CHECK(u.env.sleeps == std::vector<std::uint32_t>{1000});
+
+  // With a random hook the 429 waits spread over [server's wait, server's wait + 2 s].
+  rig v({error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS", "Retry-After: 7\r\n")});
+  for (int i = 0; i < 30; ++i) v.server.script.insert(v.server.script.begin(), v.server.script.front());
+  v.server.script.push_back(created);
+  const auto r3 = v.client.capture("o-1", seed().request);
+  REQUIRE(r3.ok());
+  REQUIRE(v.env.sleeps.size() == 31);
+  std::uint32_t least = UINT32_MAX, most = 0;
+  for (std::uint32_t s : v.env.sleeps) {
+    least = std::min(least, s);
+    most = std::max(most, s);
+  }
+  CHECK(least >= 7000);
+  CHECK(most <= 9000);
+  CHECK(most - least >= 1000);  // spread, not in step
+
+  config.retry.rate_limit_jitter_ms = 0;
+  rig w({error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS", "Retry-After: 3\r\n"), created}, config);
+  REQUIRE(w.client.capture("o-1", seed().request).ok());
+  CHECK(w.env.sleeps == std::vector<std::uint32_t>{3000});
+}
+
+TEST_CASE("client: 429s do not count against max_attempts; the rate-limited budget ends them") {
+  kom::client_config config = test_config();
+  config.retry.max_attempts = 2;
+  kom::post_options post;
+  post.idempotency_key = "k";
+  std::vector<std::string> script(12, error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS", "Retry-After: 1\r\n"));
+  script.push_back(created);
+  rig t(script, config, false);
+  const auto r = t.client.capture("o-1", seed().request, post);
+  REQUIRE(r.ok());
+  CHECK(r.attempts == 13);
+  CHECK(t.server.requests.size() == 13);
+  CHECK(t.client.stats().retries == 12);
+
+  // Other failures still count: 503, 429, 503 is two counted attempts.
+  rig u({error_response(503, "Service Unavailable", "TEMPORARILY_UNAVAILABLE"),
+         error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS"),
+         error_response(503, "Service Unavailable", "TEMPORARILY_UNAVAILABLE"), created},
+        config, false);
+  const auto r2 = u.client.capture("o-1", seed().request, post);
+  CHECK(r2.status == 503);
+  CHECK(r2.attempts == 3);
+  CHECK(r2.next_step() == kom::outcome::retry_later);
+
+  // Only 429s: the call goes on until the next wait would pass rate_limited_budget_ms.
+  config.retry.rate_limited_budget_ms = 5500;
+  rig v({error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS", "Retry-After: 1\r\n")}, config, false);
+  const auto r3 = v.client.capture("o-1", seed().request, post);
+  CHECK(r3.status == 429);
+  CHECK(r3.klarna.error_code == kom::klarna_error_code::too_many_requests);
+  CHECK(r3.attempts == 6);  // waits of 1 s at 0..4 s fit, the one at 5 s does not
+  CHECK(v.env.sleeps == std::vector<std::uint32_t>(5, 1000));
+  CHECK(r3.next_step() == kom::outcome::retry_later);
+
+  // A 429 never retries a call that may not be retried: max_attempts 1.
+  config.retry.max_attempts = 1;
+  rig w({error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS"), created}, config, false);
+  const auto r4 = w.client.capture("o-1", seed().request, post);
+  CHECK(r4.status == 429);
+  CHECK(r4.attempts == 1);
+  CHECK(w.env.sleeps.empty());
 }
 
 TEST_CASE("client: the total budget stops retries before a wait that would pass it") {
   kom::client_config config = test_config();
-  config.retry.total_budget_ms = 5000;
+  config.retry.rate_limited_budget_ms = 5000;
   rig t({error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS", "Retry-After: 60\r\n"), created}, config);
   const auto r = t.client.capture("o-1", seed().request);
   CHECK(r.error.code() == kom::errc::http_error);

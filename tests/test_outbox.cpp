@@ -237,6 +237,38 @@ using small_outbox = kom::basic_outbox<kom::capacity::operations<32>, kom::capac
 
 }  // namespace
 
+TEST_CASE("outbox: a client set up wrong stops the drain and fails nothing") {
+  mem_storage mem(512, 8);
+  rig t;
+  kom::outbox box(mem.storage(), wall_of(t.time));
+  REQUIRE(box.open().ok());
+  REQUIRE(box.append_capture("o-1", simple_capture(500, "sale-1"), "key-1"));
+  SUBCASE("no credentials") {
+    kom::client_config config = test_config();
+    config.request.credentials = {};
+    kom::client bare(t.fake.transport(), config, hooks_for(t.time), t.work);
+    const auto d = box.drain(bare, t.items, t.listing);
+    CHECK(d.stopped);
+    CHECK(d.error.code() == kom::errc::missing_credentials);
+  }
+  SUBCASE("no sleep hook for the retries") {
+    kom::client_hooks hooks = hooks_for(t.time);
+    hooks.sleep_ms = nullptr;
+    kom::client sleepless(t.fake.transport(), test_config(), hooks, t.work);
+    const auto d = box.drain(sleepless, t.items, t.listing);
+    CHECK(d.stopped);
+    CHECK(d.error.code() == kom::errc::invalid_client_setup);
+  }
+  CHECK(t.klarna.captures.empty());
+  kom::outbox_item item;
+  REQUIRE(box.read(1, item).ok());
+  CHECK(item.state == kom::outbox_state::pending);
+  // Mended, the same drain sends it.
+  const auto d = t.drain(box);
+  CHECK(d.done == 1);
+  CHECK(t.klarna.captures_with("sale-1") == 1);
+}
+
 TEST_CASE("outbox: crc32 is the standard CRC-32") {
   CHECK(kom::crc32_update(0, "123456789", 9) == 0xCBF43926u);
   CHECK(kom::crc32_update(kom::crc32_update(0, "1234", 4), "56789", 5) == 0xCBF43926u);

@@ -12,7 +12,9 @@
 // dropped connections, 408, 409, 429 and 5xx. Never retried: other 4xx, validation errors, a
 // too-small buffer, and a POST sent without a key. Backoff doubles from initial_backoff_ms
 // with jitter, waits at least what Retry-After or X-Ratelimit-Reset asks, and stops at
-// max_attempts or total_budget_ms.
+// max_attempts or total_budget_ms. A 429 is the merchant's rate limit, not a failure: it
+// waits what the server asks plus a random 0..rate_limit_jitter_ms, is not counted in
+// max_attempts, and is retried for up to rate_limited_budget_ms.
 //
 //   kom::client c(tls.transport(), config, hooks, work);
 //   kom::reply<kom::capture_created> r = c.capture(order_id, request, {stored_key});
@@ -40,10 +42,18 @@ namespace kom {
 
 /// When to try again, and for how long.
 struct retry_policy {
-  std::uint32_t max_attempts = 5;           ///< attempts of one call, the first included (1: never retry)
+  std::uint32_t max_attempts = 5;           ///< attempts of one call, the first included, not counting those answered 429 (1: never retry)
   std::uint32_t initial_backoff_ms = 500;   ///< wait before the second attempt; doubles each time
   std::uint32_t max_backoff_ms = 16000;     ///< cap of one wait (a server's Retry-After may ask more)
   std::uint32_t total_budget_ms = 60000;    ///< no attempt starts later than this after the call began
+  /// After a 429: the wait is what Retry-After (else X-Ratelimit-Reset, else 1 s) asks plus a
+  /// random 0..this, so that terminals limited together spread over the next seconds instead
+  /// of coming back in step. A fleet run chose 2 s (README, "A fleet after an outage").
+  std::uint32_t rate_limit_jitter_ms = 2000;
+  /// While the server answers only 429, attempts go on until this long after the call began
+  /// (instead of total_budget_ms). A merchant-wide limit shared by a fleet can hold one call
+  /// for as long as the fleet's backlog takes to drain; at a till, set it short and queue.
+  std::uint32_t rate_limited_budget_ms = 300000;
   bool retry_gets = true;                   ///< GETs retry by the same rules
 };
 
@@ -479,6 +489,22 @@ class client {
     return uuid_text(*u);
   }
 
+  /// Opens the connection now (TCP and TLS), so that the next call does not wait for the
+  /// handshake: at boot, or before a fleet's terminals drain together. Safe when open; if the
+  /// server closes it while idle, the next call opens another. Errors: the transport's
+  /// (connection_failed, tls_certificate_untrusted, ...).
+  ::kom::error connect() noexcept {
+    if (connected_) return {};
+    if (stream_.connect != nullptr) {
+      const int rc = stream_.connect(stream_.context, config_.request.server.host, config_.request.server.port,
+                                     config_.timeouts.connect_ms);
+      if (rc != io::ok) return transport_error(stream_, rc);
+      ++stats_.connects;
+    }
+    connected_ = true;
+    return {};
+  }
+
   /// Closes the connection (the next call opens a new one). Safe when closed.
   void close() noexcept {
     if (connected_ && stream_.close != nullptr) stream_.close(stream_.context);
@@ -556,6 +582,7 @@ class client {
     rec.item_id = item_id;
 
     std::uint32_t backoff = config_.retry.initial_backoff_ms;
+    std::uint32_t counted = 0;  // attempts that count against max_attempts (not answered 429)
     for (std::uint32_t attempt = 1;; ++attempt) {
       rec.attempt = attempt;
       r.attempts = attempt;
@@ -573,24 +600,46 @@ class client {
         --attempt;  // the same attempt again, on a new connection
         continue;
       }
-      // A retryable failure: wait, unless the policy says stop.
-      std::uint32_t wait = backoff;
-      if (hooks_.random != nullptr && wait > 1) {
-        // Full jitter over the upper half: terminals that lost the link together do not
-        // come back together.
-        std::uint32_t rnd = 0;
-        if (hooks_.random(hooks_.random_context, reinterpret_cast<unsigned char*>(&rnd), sizeof rnd) == 0)
-          wait = wait / 2 + rnd % (wait / 2 + 1);
+      const bool rate_limited = a.success && r.status == 429;
+      std::uint32_t wait = 0;
+      if (rate_limited) {
+        // The server asked to come back later: its wait, spread by jitter. No doubling, so
+        // that a terminal limited often is not pushed behind those limited once.
+        wait = a.server_wait_ms != 0 ? a.server_wait_ms : 1000u;
+        wait = saturating_add(wait, jitter(config_.retry.rate_limit_jitter_ms));
+      } else {
+        ++counted;
+        wait = backoff;
+        if (hooks_.random != nullptr && wait > 1) {
+          // Full jitter over the upper half: terminals that lost the link together do not
+          // come back together.
+          wait = wait / 2 + jitter(wait / 2);
+        }
+        if (a.server_wait_ms > wait) wait = a.server_wait_ms;
+        if (a.stale_connection) wait = 0;  // an idle kept-alive connection the server had closed
+        backoff = backoff >= config_.retry.max_backoff_ms / 2 ? config_.retry.max_backoff_ms : backoff * 2;
       }
-      if (a.server_wait_ms > wait) wait = a.server_wait_ms;
-      if (a.stale_connection) wait = 0;  // an idle kept-alive connection the server had closed
-      backoff = backoff >= config_.retry.max_backoff_ms / 2 ? config_.retry.max_backoff_ms : backoff * 2;
       const std::uint64_t elapsed = hooks_.now_ms(hooks_.context) - start;
-      if (attempt >= max_attempts || elapsed + wait > config_.retry.total_budget_ms) {
+      const std::uint64_t budget = rate_limited ? config_.retry.rate_limited_budget_ms : config_.retry.total_budget_ms;
+      if ((!rate_limited && counted >= max_attempts) || (rate_limited && max_attempts <= 1) ||
+          elapsed + wait > budget) {
         return false;  // the last failure stays in r: error, status, klarna; attempts says how many
       }
       if (wait > 0) hooks_.sleep_ms(hooks_.context, wait);
     }
+  }
+
+  // A random 0..most from the random hook; 0 without one.
+  std::uint32_t jitter(std::uint32_t most) noexcept {
+    std::uint32_t rnd = 0;
+    if (most == 0 || hooks_.random == nullptr ||
+        hooks_.random(hooks_.random_context, reinterpret_cast<unsigned char*>(&rnd), sizeof rnd) != 0)
+      return 0;
+    return most == 0xFFFFFFFFu ? rnd : rnd % (most + 1);
+  }
+
+  static constexpr std::uint32_t saturating_add(std::uint32_t a, std::uint32_t b) noexcept {
+    return a > 0xFFFFFFFFu - b ? 0xFFFFFFFFu : a + b;
   }
 
   struct attempt_result {

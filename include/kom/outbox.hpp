@@ -90,7 +90,8 @@
 // way to see a send-out or an extension; a second shipping entry, e-mail or extension is the
 // price, a lost one is worse; the same references or amount set twice change nothing). A
 // listing or order read that Klarna refuses with 404 (no such order) fails the operation;
-// any other failure stops the drain.
+// any other failure stops the drain. So does a client set up wrong (no credentials, a hook
+// missing): the operation is not at fault and stays pending.
 //
 // Order of the queue. Operations are sent in the order they were queued, and retry_later
 // stops the drain, so nothing is sent before what was queued ahead of it. A refund queued
@@ -1123,6 +1124,11 @@ class basic_outbox {
     switch (r.next_step()) {
       case outcome::done: return mark_found(seq, capture_id);
       case outcome::refused:
+        // Refused before sending because of the terminal's set-up (no credentials, a hook
+        // missing): not the operation's fault, so it stays pending and the drain stops, to go
+        // on once the set-up is mended. (A request too large for the work buffer is this
+        // operation's: it fails, and the queue behind it goes on.)
+        if (!r.sent && setup_error(r.error.code())) break;
         if (::kom::error e = mark_failed(seq, r.error, r.status, r.klarna, r.correlation_id); !e.ok())
           return stop_drain(e);
         s.marked = true;
@@ -1136,6 +1142,11 @@ class basic_outbox {
     s.stop = true;
     s.error = r.error;
     return s;
+  }
+
+  static constexpr bool setup_error(errc e) noexcept {
+    return e == errc::missing_credentials || e == errc::invalid_client_setup || e == errc::invalid_transport ||
+           e == errc::random_source_failed;
   }
 
   // What looking for a queued capture or refund at Klarna found.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -562,6 +563,30 @@ Response Sim::patch_authorization(Order& o, const json::value& body, const std::
   return empty_response(204);
 }
 
+Sim::RateDecision Sim::take_token() {
+  std::lock_guard<std::mutex> lock(rate_mu_);
+  const double rate = opt_.rate_limit;
+  const auto t = std::chrono::steady_clock::now();
+  if (!rate_started_) {
+    rate_started_ = true;
+    rate_tokens_ = rate;  // a full bucket: one second's burst
+  } else {
+    rate_tokens_ = std::min(rate, rate_tokens_ + std::chrono::duration<double>(t - rate_last_).count() * rate);
+  }
+  rate_last_ = t;
+  RateDecision d;
+  if (rate_tokens_ >= 1) {
+    rate_tokens_ -= 1;
+  } else {
+    d.limited = true;
+    ++rate_limited_;
+    d.retry_s = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil((1 - rate_tokens_) / rate)));
+  }
+  d.remaining = static_cast<int>(std::floor(rate_tokens_));
+  d.reset_s = static_cast<std::int64_t>(std::ceil((rate - rate_tokens_) / rate));
+  return d;
+}
+
 Response Sim::handle(const Request& req) {
   const std::string cid = uuid4();
   Response r;
@@ -571,22 +596,9 @@ Response Sim::handle(const Request& req) {
     std::lock_guard<std::mutex> lock(mu_);
     ++requests_;
   }
-  bool limited = false;
-  int remaining = 0;
-  if (opt_.rate_limit > 0 && !sim_path) {
-    std::lock_guard<std::mutex> lock(rate_mu_);
-    // The window is the real second (not the sim clock), so tests need not move the clock.
-    auto sec = std::chrono::duration_cast<std::chrono::seconds>(
-                   std::chrono::steady_clock::now().time_since_epoch())
-                   .count();
-    if (sec != rate_second_) {
-      rate_second_ = sec;
-      rate_count_ = 0;
-    }
-    ++rate_count_;
-    limited = rate_count_ > opt_.rate_limit;
-    remaining = std::max(0, opt_.rate_limit - rate_count_);
-  }
+  RateDecision rate;
+  if (opt_.rate_limit > 0 && !sim_path) rate = take_token();
+  const bool limited = rate.limited;
   if (limited) {
     r = error_response(429, "TOO_MANY_REQUESTS", "Too many requests. Please slow down.", cid);
   } else if (!sim_path && !opt_.username.empty() && [&] {
@@ -614,9 +626,12 @@ Response Sim::handle(const Request& req) {
       r = route(req, cid);
   }
   if (opt_.rate_limit > 0 && !sim_path) {
-    r.headers.emplace_back("X-Ratelimit-Limit", std::to_string(opt_.rate_limit));
-    r.headers.emplace_back("X-Ratelimit-Remaining", std::to_string(remaining));
-    r.headers.emplace_back("X-Ratelimit-Reset", "1");
+    // As Klarna writes them: "40, 40;w=1" is 40 requests in a window of 1 second.
+    const std::string n = std::to_string(opt_.rate_limit);
+    r.headers.emplace_back("X-Ratelimit-Limit", n + ", " + n + ";w=1");
+    r.headers.emplace_back("X-Ratelimit-Remaining", std::to_string(rate.remaining));
+    r.headers.emplace_back("X-Ratelimit-Reset", std::to_string(rate.reset_s));
+    if (limited) r.headers.emplace_back("Retry-After", std::to_string(rate.retry_s));
   }
   bool has_cid = false;
   for (const auto& h : r.headers)
@@ -693,6 +708,12 @@ Response Sim::route(const Request& req, const std::string& cid) {
       s["requests"] = requests_;
       s["handshakes_full"] = handshakes_full_.load();
       s["handshakes_resumed"] = handshakes_resumed_.load();
+      s["connections_open"] = connections_open_.load();
+      s["connections_peak"] = connections_peak_.load();
+      {
+        std::lock_guard<std::mutex> rlock(rate_mu_);
+        s["rate_limited"] = rate_limited_;
+      }
       json::array os;
       for (const auto& kv : orders_) os.emplace_back(order_json(kv.second, true));
       s["orders"] = std::move(os);

@@ -4,14 +4,18 @@
 #include "sim.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -43,18 +47,29 @@ using sim::Request;
 using sim::Response;
 
 std::atomic<bool> g_stop{false};
+// Readable once a stop is asked for: connections waiting for a request wake at once, without
+// polling a flag (with thousands of idle keep-alive connections, a periodic wake-up each would
+// cost more than serving them).
+int g_stop_pipe[2] = {-1, -1};
 
-extern "C" void on_signal(int) { g_stop.store(true); }
+extern "C" void on_signal(int) {
+  g_stop.store(true);
+  const char b = 1;
+  const ssize_t n = ::write(g_stop_pipe[1], &b, 1);  // async-signal-safe
+  (void)n;
+}
 
 constexpr std::size_t max_head = 1024 * 1024;  // over this: 413
 constexpr std::size_t max_body = 1024 * 1024;
-constexpr int max_connections = 64;
+// Each connection is served by its own thread, with a small stack: thousands fit.
+constexpr std::size_t connection_stack_bytes = 256 * 1024;
 
 struct Config {
   std::string cert, key, orders;
   int port = 0;
   bool chunked = false;
   int read_timeout_ms = 10000;
+  int max_connections = 4096;
   sim::Options options;
 };
 
@@ -63,7 +78,7 @@ void usage() {
                "usage: kom-sim --cert FILE --key FILE --orders FILE [--port N]\n"
                "               [--username U --password P] [--chunked] [--rate-limit N]\n"
                "               [--read-timeout-ms N] [--clock-start UNIX_SECONDS]\n"
-               "               [--max-captured-amount N]\n");
+               "               [--max-captured-amount N] [--max-connections N]\n");
 }
 
 std::string tls_error(int rc) {
@@ -130,22 +145,24 @@ struct Conn {
   int timeout_ms = 10000;
 };
 
-// mbedTLS receive callback with a timeout, waking up to notice a stop request.
+// mbedTLS receive callback with a timeout; a stop request wakes it (g_stop_pipe).
 int recv_timeout(void* ctx, unsigned char* buf, size_t len, uint32_t timeout) {
   auto* c = static_cast<Conn*>(ctx);
-  int waited = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout);
   for (;;) {
     if (g_stop.load()) return MBEDTLS_ERR_SSL_TIMEOUT;
-    pollfd p{c->fd, POLLIN, 0};
-    int slice = 100;
-    int r = ::poll(&p, 1, slice);
+    pollfd p[2] = {{c->fd, POLLIN, 0}, {g_stop_pipe[0], POLLIN, 0}};
+    int wait_ms = -1;
+    if (timeout != 0) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+      if (left <= 0) return MBEDTLS_ERR_SSL_TIMEOUT;
+      wait_ms = static_cast<int>(left);
+    }
+    int r = ::poll(p, 2, wait_ms);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return MBEDTLS_ERR_NET_RECV_FAILED;
-    if (r == 0) {
-      waited += slice;
-      if (timeout != 0 && waited >= static_cast<int>(timeout)) return MBEDTLS_ERR_SSL_TIMEOUT;
-      continue;
-    }
+    if (r == 0) return MBEDTLS_ERR_SSL_TIMEOUT;
+    if (p[1].revents != 0) return MBEDTLS_ERR_SSL_TIMEOUT;  // stopping
     ssize_t n = ::recv(c->fd, buf, len, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return MBEDTLS_ERR_NET_RECV_FAILED;
@@ -354,7 +371,7 @@ class Server {
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     a.sin_port = htons(static_cast<uint16_t>(port));
-    if (::bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(lfd_, 64) != 0) {
+    if (::bind(lfd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(lfd_, SOMAXCONN) != 0) {
       std::fprintf(stderr, "kom-sim: cannot listen on 127.0.0.1:%d: %s\n", port, std::strerror(errno));
       return -1;
     }
@@ -367,21 +384,28 @@ class Server {
     sim_ = &s;
     while (!g_stop.load()) {
       reap(false);
-      pollfd p{lfd_, POLLIN, 0};
-      int r = ::poll(&p, 1, 100);
-      if (r <= 0) continue;
+      pollfd p[2] = {{lfd_, POLLIN, 0}, {g_stop_pipe[0], POLLIN, 0}};
+      int r = ::poll(p, 2, 100);
+      if (r <= 0 || p[0].revents == 0) continue;
       int fd = ::accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (fd < 0) continue;
-      if (static_cast<int>(workers_.size()) >= max_connections) {
+      if (static_cast<int>(workers_.size()) >= cfg_.max_connections) {
         ::close(fd);  // too many at once: refuse (a client sees a reset)
         continue;
       }
       auto w = std::make_unique<Worker>();
-      Worker* wp = w.get();
-      w->thread = std::thread([this, fd, wp] {
-        serve(fd);
-        wp->done.store(true);
-      });
+      w->server = this;
+      w->fd = fd;
+      pthread_attr_t attr;
+      pthread_attr_init(&attr);
+      pthread_attr_setstacksize(&attr, connection_stack_bytes);
+      const int rc = pthread_create(&w->thread, &attr, &Worker::main, w.get());
+      pthread_attr_destroy(&attr);
+      if (rc != 0) {
+        std::fprintf(stderr, "kom-sim: no thread for a connection: %s\n", std::strerror(rc));
+        ::close(fd);
+        continue;
+      }
       workers_.push_back(std::move(w));
     }
     ::close(lfd_);
@@ -390,14 +414,22 @@ class Server {
 
  private:
   struct Worker {
-    std::thread thread;
+    Server* server = nullptr;
+    int fd = -1;
+    pthread_t thread{};
     std::atomic<bool> done{false};
+    static void* main(void* self) {
+      auto* w = static_cast<Worker*>(self);
+      w->server->serve(w->fd);
+      w->done.store(true);
+      return nullptr;
+    }
   };
 
   void reap(bool all) {
     for (auto it = workers_.begin(); it != workers_.end();) {
       if (all || (*it)->done.load()) {
-        (*it)->thread.join();
+        pthread_join((*it)->thread, nullptr);
         it = workers_.erase(it);
       } else {
         ++it;
@@ -413,6 +445,7 @@ class Server {
     Conn c;
     c.fd = fd;
     c.timeout_ms = cfg_.read_timeout_ms;
+    sim_->count_connection(+1);
     mbedtls_ssl_init(&c.ssl);
     if (mbedtls_ssl_setup(&c.ssl, &conf_) == 0) {
       mbedtls_ssl_set_bio(&c.ssl, &c, send_cb, nullptr, recv_timeout);
@@ -429,6 +462,7 @@ class Server {
     }
     mbedtls_ssl_free(&c.ssl);
     ::close(fd);
+    sim_->count_connection(-1);
   }
 
   void send_error(Conn& c, int status, const std::string& code, const std::string& msg) {
@@ -538,6 +572,7 @@ int main(int argc, char** argv) {
     else if (a == "--port" && parse_int(value(), 0, 65535, n)) cfg.port = static_cast<int>(n);
     else if (a == "--rate-limit" && parse_int(value(), 0, 1000000, n)) cfg.options.rate_limit = static_cast<int>(n);
     else if (a == "--max-captured-amount" && parse_int(value(), 1, 200000000, n)) cfg.options.max_captured_amount = n;
+    else if (a == "--max-connections" && parse_int(value(), 1, 1000000, n)) cfg.max_connections = static_cast<int>(n);
     else if (a == "--read-timeout-ms" && parse_int(value(), 1, 3600000, n)) cfg.read_timeout_ms = static_cast<int>(n);
     else if (a == "--clock-start" && parse_int(value(), 1, 253402300799LL, n)) cfg.options.clock_start = n;
     else if (a == "--help" || a == "-h") {
@@ -555,6 +590,16 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Each connection holds a descriptor: allow as many as the hard limit does.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
+  if (::pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    std::fprintf(stderr, "kom-sim: pipe: %s\n", std::strerror(errno));
+    return 1;
+  }
   struct sigaction sa{};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);

@@ -121,6 +121,13 @@ class Sim {
   std::int64_t now() const;  // the sim clock, Unix seconds
   // Counts a completed TLS handshake (for /_sim/state).
   void count_handshake(bool resumed) { ++(resumed ? handshakes_resumed_ : handshakes_full_); }
+  // Counts a connection opening (+1) or ending (-1), for /_sim/state's open and peak counts.
+  void count_connection(int delta) {
+    const std::int64_t open = connections_open_ += delta;
+    std::int64_t peak = connections_peak_.load();
+    while (open > peak && !connections_peak_.compare_exchange_weak(peak, open)) {
+    }
+  }
 
  private:
   Response route(const Request& req, const std::string& correlation_id);
@@ -149,6 +156,8 @@ class Sim {
   std::int64_t requests_ = 0;
   std::atomic<std::int64_t> handshakes_full_{0};
   std::atomic<std::int64_t> handshakes_resumed_{0};
+  std::atomic<std::int64_t> connections_open_{0};
+  std::atomic<std::int64_t> connections_peak_{0};
 
   struct KeyEntry {
     std::mutex mu;                  // held while the first request is applied
@@ -159,9 +168,21 @@ class Sim {
   std::mutex keys_mu_;
   std::map<std::string, std::shared_ptr<KeyEntry>> keys_;
 
+  // The merchant-wide rate limit: a token bucket holding at most rate_limit tokens (one
+  // second's worth), refilled at rate_limit per second of real time; each request on Klarna's
+  // paths takes one, and a request that finds less than one is answered 429.
+  struct RateDecision {
+    bool limited = false;
+    int remaining = 0;          // whole tokens left
+    std::int64_t reset_s = 0;   // seconds until the bucket is full again
+    std::int64_t retry_s = 0;   // on 429: seconds until a token is there (at least 1)
+  };
+  RateDecision take_token();
   std::mutex rate_mu_;
-  std::int64_t rate_second_ = -1;
-  int rate_count_ = 0;
+  double rate_tokens_ = 0;
+  std::chrono::steady_clock::time_point rate_last_{};
+  bool rate_started_ = false;
+  std::int64_t rate_limited_ = 0;  // requests answered 429
 };
 
 // Error body {"error_code","error_messages":[msg],"correlation_id"} with Content-Type.

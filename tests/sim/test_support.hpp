@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -237,6 +238,8 @@ class TlsClient {
       ::close(fd);
       throw std::runtime_error("connect failed");
     }
+    int one = 1;  // no Nagle: a handshake's flights go out at once, not after a delayed ACK
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     return fd;
   }
 
