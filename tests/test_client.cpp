@@ -537,6 +537,13 @@ TEST_CASE("client: connect() opens the connection ahead of the first call") {
   REQUIRE(t.client.capture("o-1", seed().request).ok());
   CHECK(t.client.stats().connects == 1);  // the call used it
 
+  // The server settings are checked first, as a call would.
+  kom::client_config config = test_config();
+  config.request.server.host = "";
+  rig w({created}, config);
+  CHECK(w.client.connect().code() == kom::errc::required);
+  CHECK(w.client.stats().connects == 0);
+
   rig u({created});
   u.fake.fault_on_connect(1, kom::testing::fake_fault::refuse);
   CHECK(u.client.connect().code() == kom::errc::connect_failed);
@@ -653,7 +660,48 @@ TEST_CASE("client: 429s do not count against max_attempts; the rate-limited budg
   CHECK(w.env.sleeps.empty());
 }
 
-TEST_CASE("client: the total budget stops retries before a wait that would pass it") {
+TEST_CASE("client: after a long run of 429s, other failures get the total budget afresh") {
+  // 429s for 70 s (past the 60 s total budget), then a 503: retried, counted from the last 429.
+  kom::client_config config = test_config();
+  kom::post_options post;
+  post.idempotency_key = "k";
+  std::vector<std::string> script(70, error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS", "Retry-After: 1\r\n"));
+  script.push_back(error_response(503, "Service Unavailable", "TEMPORARILY_UNAVAILABLE"));
+  script.push_back(created);
+  rig t(script, config, false);
+  const auto r = t.client.capture("o-1", seed().request, post);
+  REQUIRE(r.ok());
+  CHECK(r.attempts == 72);
+  CHECK(t.env.sleeps.back() == 500);  // the 503's backoff, not a give-up
+}
+
+TEST_CASE("client: a random hook that fails keeps the whole backoff") {
+  rig t({error_response(503, "Service Unavailable", "TEMPORARILY_UNAVAILABLE"), created});
+  t.env.random_fails = true;
+  kom::post_options post;
+  post.idempotency_key = "k";
+  REQUIRE(t.client.capture("o-1", seed().request, post).ok());
+  CHECK(t.env.sleeps == std::vector<std::uint32_t>{500});
+}
+
+TEST_CASE("client: a connection the server closes after each 429 is reopened at once each time") {
+  // The server hangs up after every answer without saying so: each retry after a 429 finds the
+  // connection dead and sends again on a new one, without a backoff or a counted attempt.
+  kom::client_config config = test_config();
+  config.retry.max_attempts = 2;
+  const std::string limited = error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS", "Retry-After: 1\r\n");
+  rig t({limited, limited, limited, created}, config, false);
+  t.server.close_after = true;
+  kom::post_options post;
+  post.idempotency_key = "k";
+  const auto r = t.client.capture("o-1", seed().request, post);
+  REQUIRE(r.ok());
+  CHECK(r.attempts == 4);
+  CHECK(t.env.sleeps == std::vector<std::uint32_t>{1000, 1000, 1000});
+  CHECK(t.client.stats().connects == 4);
+}
+
+TEST_CASE("client: a budget stops retries before a wait that would pass it") {
   kom::client_config config = test_config();
   config.retry.rate_limited_budget_ms = 5000;
   rig t({error_response(429, "Too Many Requests", "TOO_MANY_REQUESTS", "Retry-After: 60\r\n"), created}, config);

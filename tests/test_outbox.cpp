@@ -251,6 +251,22 @@ TEST_CASE("outbox: a client set up wrong stops the drain and fails nothing") {
     CHECK(d.stopped);
     CHECK(d.error.code() == kom::errc::missing_credentials);
   }
+  SUBCASE("a User-Agent field with a space") {
+    kom::client_config config = test_config();
+    config.request.user_agent.firmware = "1.2 beta";
+    kom::client odd(t.fake.transport(), config, hooks_for(t.time), t.work);
+    const auto d = box.drain(odd, t.items, t.listing);
+    CHECK(d.stopped);
+    CHECK(d.error.code() == kom::errc::invalid_header_value);
+  }
+  SUBCASE("no host") {
+    kom::client_config config = test_config();
+    config.request.server.host = "";
+    kom::client nowhere(t.fake.transport(), config, hooks_for(t.time), t.work);
+    const auto d = box.drain(nowhere, t.items, t.listing);
+    CHECK(d.stopped);
+    CHECK(d.error.code() == kom::errc::required);
+  }
   SUBCASE("no sleep hook for the retries") {
     kom::client_hooks hooks = hooks_for(t.time);
     hooks.sleep_ms = nullptr;

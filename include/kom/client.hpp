@@ -45,14 +45,15 @@ struct retry_policy {
   std::uint32_t max_attempts = 5;           ///< attempts of one call, the first included, not counting those answered 429 (1: never retry)
   std::uint32_t initial_backoff_ms = 500;   ///< wait before the second attempt; doubles each time
   std::uint32_t max_backoff_ms = 16000;     ///< cap of one wait (a server's Retry-After may ask more)
-  std::uint32_t total_budget_ms = 60000;    ///< no attempt starts later than this after the call began
+  std::uint32_t total_budget_ms = 60000;    ///< no attempt starts later than this after the call began (or after its last 429)
   /// After a 429: the wait is what Retry-After (else X-Ratelimit-Reset, else 1 s) asks plus a
   /// random 0..this, so that terminals limited together spread over the next seconds instead
   /// of coming back in step. A fleet run chose 2 s (README, "A fleet after an outage").
   std::uint32_t rate_limit_jitter_ms = 2000;
-  /// While the server answers only 429, attempts go on until this long after the call began
-  /// (instead of total_budget_ms). A merchant-wide limit shared by a fleet can hold one call
-  /// for as long as the fleet's backlog takes to drain; at a till, set it short and queue.
+  /// While the server answers 429, attempts go on until this long after the call began
+  /// (total_budget_ms does not end them). A merchant-wide limit shared by a fleet can hold
+  /// one call for as long as the fleet's backlog takes to drain (74.5 s in a 5,000-terminal
+  /// run); at a till where a customer waits, set it short and queue the operation instead.
   std::uint32_t rate_limited_budget_ms = 300000;
   bool retry_gets = true;                   ///< GETs retry by the same rules
 };
@@ -490,11 +491,15 @@ class client {
   }
 
   /// Opens the connection now (TCP and TLS), so that the next call does not wait for the
-  /// handshake: at boot, or before a fleet's terminals drain together. Safe when open; if the
-  /// server closes it while idle, the next call opens another. Errors: the transport's
-  /// (connection_failed, tls_certificate_untrusted, ...).
+  /// handshake: at boot, or before a fleet's terminals drain together. Safe when open. If the
+  /// server closes it while idle, a GET or a keyed POST is sent again at once on a new one (a
+  /// POST sent without its key is not: its outcome is then unknown). Errors: the server
+  /// settings' (required, invalid_header_value, ...), invalid_transport, and the transport's
+  /// (connect_failed, tls_certificate_untrusted, ...).
   ::kom::error connect() noexcept {
     if (connected_) return {};
+    if (stream_.send == nullptr || stream_.recv == nullptr) return ::kom::error(errc::invalid_transport);
+    if (::kom::error e = detail::check_config(config_.request); !e.ok()) return e;
     if (stream_.connect != nullptr) {
       const int rc = stream_.connect(stream_.context, config_.request.server.host, config_.request.server.port,
                                      config_.timeouts.connect_ms);
@@ -583,6 +588,7 @@ class client {
 
     std::uint32_t backoff = config_.retry.initial_backoff_ms;
     std::uint32_t counted = 0;  // attempts that count against max_attempts (not answered 429)
+    std::uint64_t budget_start = start;  // total_budget_ms counts from here: the call, or its last 429
     for (std::uint32_t attempt = 1;; ++attempt) {
       rec.attempt = attempt;
       r.attempts = attempt;
@@ -600,6 +606,7 @@ class client {
         --attempt;  // the same attempt again, on a new connection
         continue;
       }
+      if (a.success) may_replay_stale = retry_safe;  // the connection was alive: a later idle close is new
       const bool rate_limited = a.success && r.status == 429;
       std::uint32_t wait = 0;
       if (rate_limited) {
@@ -612,31 +619,38 @@ class client {
         wait = backoff;
         if (hooks_.random != nullptr && wait > 1) {
           // Full jitter over the upper half: terminals that lost the link together do not
-          // come back together.
-          wait = wait / 2 + jitter(wait / 2);
+          // come back together. (Should the random hook fail: the whole backoff.)
+          wait = wait / 2 + jitter(wait / 2, wait - wait / 2);
         }
         if (a.server_wait_ms > wait) wait = a.server_wait_ms;
         if (a.stale_connection) wait = 0;  // an idle kept-alive connection the server had closed
         backoff = backoff >= config_.retry.max_backoff_ms / 2 ? config_.retry.max_backoff_ms : backoff * 2;
       }
-      const std::uint64_t elapsed = hooks_.now_ms(hooks_.context) - start;
-      const std::uint64_t budget = rate_limited ? config_.retry.rate_limited_budget_ms : config_.retry.total_budget_ms;
-      if ((!rate_limited && counted >= max_attempts) || (rate_limited && max_attempts <= 1) ||
-          elapsed + wait > budget) {
+      const std::uint64_t now = hooks_.now_ms(hooks_.context);
+      const bool out_of_time = rate_limited ? now - start + wait > config_.retry.rate_limited_budget_ms
+                                            : now - budget_start + wait > config_.retry.total_budget_ms;
+      // max_attempts_ever: a safety net should the clock hook not move (a no-op sleep).
+      if ((!rate_limited && counted >= max_attempts) || (rate_limited && max_attempts <= 1) || out_of_time ||
+          attempt >= max_attempts_ever) {
         return false;  // the last failure stays in r: error, status, klarna; attempts says how many
       }
+      if (rate_limited) budget_start = now;
       if (wait > 0) hooks_.sleep_ms(hooks_.context, wait);
     }
   }
 
-  // A random 0..most from the random hook; 0 without one.
-  std::uint32_t jitter(std::uint32_t most) noexcept {
+  // A random 0..most from the random hook; `otherwise` without one or when it fails.
+  std::uint32_t jitter(std::uint32_t most, std::uint32_t otherwise = 0) noexcept {
     std::uint32_t rnd = 0;
     if (most == 0 || hooks_.random == nullptr ||
         hooks_.random(hooks_.random_context, reinterpret_cast<unsigned char*>(&rnd), sizeof rnd) != 0)
-      return 0;
+      return otherwise;
     return most == 0xFFFFFFFFu ? rnd : rnd % (most + 1);
   }
+
+  // No call makes more attempts than this, whatever its budgets: 429s waited out for 300 s
+  // take about 150.
+  static constexpr std::uint32_t max_attempts_ever = 10000;
 
   static constexpr std::uint32_t saturating_add(std::uint32_t a, std::uint32_t b) noexcept {
     return a > 0xFFFFFFFFu - b ? 0xFFFFFFFFu : a + b;

@@ -90,8 +90,9 @@
 // way to see a send-out or an extension; a second shipping entry, e-mail or extension is the
 // price, a lost one is worse; the same references or amount set twice change nothing). A
 // listing or order read that Klarna refuses with 404 (no such order) fails the operation;
-// any other failure stops the drain. So does a client set up wrong (no credentials, a hook
-// missing): the operation is not at fault and stays pending.
+// any other failure stops the drain. So does a client set up wrong (no credentials, a bad
+// host or User-Agent, a hook missing, TLS set-up): the operation is not at fault and stays
+// pending.
 //
 // Order of the queue. Operations are sent in the order they were queued, and retry_later
 // stops the drain, so nothing is sent before what was queued ahead of it. A refund queued
@@ -1124,11 +1125,11 @@ class basic_outbox {
     switch (r.next_step()) {
       case outcome::done: return mark_found(seq, capture_id);
       case outcome::refused:
-        // Refused before sending because of the terminal's set-up (no credentials, a hook
-        // missing): not the operation's fault, so it stays pending and the drain stops, to go
+        // Refused before sending because of the terminal's set-up (no credentials, a bad host
+        // or User-Agent, a hook missing, TLS set-up): not the operation's fault, so it stays pending and the drain stops, to go
         // on once the set-up is mended. (A request too large for the work buffer is this
         // operation's: it fails, and the queue behind it goes on.)
-        if (!r.sent && setup_error(r.error.code())) break;
+        if (!r.sent && setup_error(r.error)) break;
         if (::kom::error e = mark_failed(seq, r.error, r.status, r.klarna, r.correlation_id); !e.ok())
           return stop_drain(e);
         s.marked = true;
@@ -1144,9 +1145,25 @@ class basic_outbox {
     return s;
   }
 
-  static constexpr bool setup_error(errc e) noexcept {
-    return e == errc::missing_credentials || e == errc::invalid_client_setup || e == errc::invalid_transport ||
-           e == errc::random_source_failed;
+  // A refusal the client's set-up causes, whatever the operation: its hooks, its transport,
+  // the server and credentials it was given (check_config's parameters), TLS set-up.
+  static bool setup_error(const ::kom::error& e) noexcept {
+    switch (e.code()) {
+      case errc::missing_credentials:
+      case errc::invalid_client_setup:
+      case errc::invalid_transport:
+      case errc::random_source_failed:
+      case errc::crypto_failed:
+      case errc::tls_setup_failed:
+        return true;
+      default:
+        break;
+    }
+    for (parameter p : {parameter::credentials, parameter::credentials_username, parameter::credentials_password,
+                        parameter::credentials_api_key, parameter::server_host, parameter::server_port,
+                        parameter::user_agent_os, parameter::user_agent_pos_model, parameter::user_agent_firmware})
+      if (e.where() == field_ref::of(p)) return true;
+    return false;
   }
 
   // What looking for a queued capture or refund at Klarna found.

@@ -403,8 +403,8 @@ TEST_CASE("client over TLS: 429 is waited out, then the capture goes through onc
   terminal t(port);
   kom::capture_request c;
   c.captured_amount = 100;
-  // Four captures at once: the third and fourth meet 429 in this second and wait for the
-  // window's reset (X-Ratelimit-Reset), then succeed.
+  // Four captures at once: the bucket holds two tokens and gains two a second, so the third
+  // meets 429 and waits what Retry-After asks (plus jitter), then succeeds.
   std::uint32_t retried = 0;
   for (int i = 0; i < 4; ++i) {
     const auto r = t.client.capture(id, c);

@@ -584,8 +584,11 @@ int drain(const args& a, int port, std::vector<std::unique_ptr<terminal>>& fleet
   // Utilisation: kom-sim's accepted requests over the time to the last terminal's end. Its
   // bucket starts full, so the best a fleet can do is R a second plus that one burst.
   const double utilisation = last_s > 0 ? static_cast<double>(sim_requests - sim_limited) / last_s / a.rate : 0;
-  std::printf("  utilisation: %.2f of %d/s (%lld accepted in %.1f s; at least 0.80)\n", utilisation, a.rate,
-              static_cast<long long>(sim_requests - sim_limited), last_s);
+  // Without the bucket's first burst (R tokens at the start): the rate the fleet kept up.
+  const double sustained = last_s > 0 ? static_cast<double>(sim_requests - sim_limited - a.rate) / last_s / a.rate : 0;
+  std::printf("  utilisation: %.2f of %d/s (%lld accepted in %.1f s; at least 0.80); %.2f without the "
+              "bucket's first burst\n",
+              utilisation, a.rate, static_cast<long long>(sim_requests - sim_limited), last_s, sustained);
   if (utilisation < 0.8) {
     std::printf("FAIL: utilisation\n");
     pass = false;

@@ -53,10 +53,12 @@ std::atomic<bool> g_stop{false};
 int g_stop_pipe[2] = {-1, -1};
 
 extern "C" void on_signal(int) {
+  const int saved = errno;
   g_stop.store(true);
   const char b = 1;
   const ssize_t n = ::write(g_stop_pipe[1], &b, 1);  // async-signal-safe
   (void)n;
+  errno = saved;
 }
 
 constexpr std::size_t max_head = 1024 * 1024;  // over this: 413
@@ -388,9 +390,13 @@ class Server {
       int r = ::poll(p, 2, 100);
       if (r <= 0 || p[0].revents == 0) continue;
       int fd = ::accept4(lfd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) continue;
+      if (fd < 0) {
+        // Out of descriptors: the listening socket stays readable, so wait rather than spin.
+        if (errno == EMFILE || errno == ENFILE) ::poll(nullptr, 0, 100);
+        continue;
+      }
       if (static_cast<int>(workers_.size()) >= cfg_.max_connections) {
-        ::close(fd);  // too many at once: refuse (a client sees a reset)
+        ::close(fd);  // too many at once: refuse (the client sees the connection closed)
         continue;
       }
       auto w = std::make_unique<Worker>();
