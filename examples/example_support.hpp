@@ -202,7 +202,7 @@ class terminal {
     hooks.now_ms = &now_ms;
     hooks.sleep_ms = &sleep_ms;
     if (!o.quiet) hooks.log = o.log != nullptr ? o.log : &log_to_stderr;
-    hooks.random = kom::ctr_drbg_source::callback();
+    hooks.random = kom::random_source::callback();
     hooks.random_context = rng_.context();
     client_.emplace(tls_.transport(), config_, hooks, work_);
     return true;
@@ -229,14 +229,14 @@ class terminal {
     return true;
   }
 
-  struct seeded_drbg : kom::ctr_drbg_source {
+  struct seeded_drbg : kom::random_source {
     int seeded = seed("kom-example");  // a terminal would add its serial number
   };
 
   seeded_drbg rng_;
   kom::posix_tcp tcp_;
   std::vector<unsigned char> ca_;
-  kom::tls_stream tls_{tcp_.transport(), kom::ctr_drbg_source::callback(), rng_.context()};
+  kom::tls_stream tls_{tcp_.transport(), kom::random_source::callback(), rng_.context()};
   std::string host_;
   kom::client_config config_;
   char work_[16 * 1024] = {};  // one request or one response at a time

@@ -8,6 +8,10 @@
 
 #include "support/alloc_counter.hpp"
 
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
+#include <psa/crypto.h>
+#endif
+
 namespace {
 std::string text(const kom::uuid& u) { return std::string(kom::uuid_text(u).view()); }
 
@@ -64,8 +68,8 @@ TEST_CASE("a failing random source is an error, not a weak key") {
   CHECK(kom::uuid_v4(nullptr, nullptr).error().code() == kom::errc::random_source_failed);
 }
 
-TEST_CASE("UUID v4 from mbedTLS's CTR-DRBG: distinct, version 4, variant 10") {
-  kom::ctr_drbg_source rng;
+TEST_CASE("UUID v4 from kom::random_source (PSA Crypto, or 2.28's CTR-DRBG): distinct, version 4, variant 10") {
+  kom::random_source rng;
   REQUIRE(rng.seed("kom-tests") == 0);
   std::set<std::string> seen;
   for (int i = 0; i < 1000; ++i) {
@@ -103,3 +107,39 @@ TEST_CASE("making keys allocates nothing") {
   CHECK(ok);
   CHECK(allocations == 0);
 }
+
+#if MBEDTLS_VERSION_NUMBER < 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
+// kom uses PSA Crypto on mbedTLS 3.x and 4.x; on 2.28 it keeps the legacy SHA-1 and CTR-DRBG.
+// This measures whether 2.28's PSA Crypto could serve as well: its SHA-1 gives the v5 key
+// kom's legacy path gives, and its generator gives distinct random keys.
+TEST_CASE("mbedTLS 2.28's PSA Crypto: SHA-1 and random bytes work as kom's legacy calls do") {
+  REQUIRE(psa_crypto_init() == PSA_SUCCESS);
+  kom::uuid ns;
+  REQUIRE(kom::parse_uuid("6ba7b810-9dad-11d1-80b4-00c04fd430c8", ns));  // RFC 9562's DNS namespace
+  const char name[] = "www.example.com";
+  unsigned char input[16 + sizeof name - 1];
+  std::memcpy(input, ns.bytes, 16);
+  std::memcpy(input + 16, name, sizeof name - 1);
+  unsigned char digest[20];
+  std::size_t length = 0;
+  REQUIRE(psa_hash_compute(PSA_ALG_SHA_1, input, sizeof input, digest, sizeof digest, &length) == PSA_SUCCESS);
+  REQUIRE(length == 20);
+  const auto legacy = kom::uuid_v5(ns, name);
+  REQUIRE(legacy.ok());
+  // The v5 key is the digest's first 16 bytes with version and variant set.
+  digest[6] = static_cast<unsigned char>((digest[6] & 0x0F) | 0x50);
+  digest[8] = static_cast<unsigned char>((digest[8] & 0x3F) | 0x80);
+  CHECK(std::memcmp(digest, legacy->bytes, 16) == 0);
+  CHECK(text(*legacy) == "2ed6657d-e927-568b-95e1-2665a8aea6a2");
+
+  std::set<std::string> seen;
+  for (int i = 0; i < 100; ++i) {
+    const auto u = kom::uuid_v4([](void*, unsigned char* out, std::size_t n) {
+      return static_cast<int>(psa_generate_random(out, n));
+    }, nullptr);
+    REQUIRE(u.ok());
+    seen.insert(text(*u));
+  }
+  CHECK(seen.size() == 100);
+}
+#endif

@@ -21,7 +21,7 @@
   KOM_DETAIL_TEXT_OF(KOM_VERSION_MAJOR) "." KOM_DETAIL_TEXT_OF(KOM_VERSION_MINOR) "." KOM_DETAIL_TEXT_OF(KOM_VERSION_PATCH)
 
 /// 1 (the default): kom is built with mbedTLS. Base64 and zeroize are mbedTLS's (link
-/// mbedcrypto), kom/uuid.hpp has uuid_v5, sale_idempotency_key and ctr_drbg_source, and
+/// mbedcrypto), kom/uuid.hpp has uuid_v5, sale_idempotency_key and random_source, and
 /// kom/tls.hpp is there (link mbedtls and mbedx509 too). 0: kom needs no mbedTLS (a firmware
 /// whose TLS stack is another): kom's own Base64 and zeroize are used (kom/detail/crypto.hpp),
 /// and kom/tls.hpp refuses to compile. kom's inline functions differ between the two, so a

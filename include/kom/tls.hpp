@@ -2,7 +2,7 @@
 // kom::transport for the client.
 //
 //   kom::posix_tcp tcp;                  // or the platform's own plain socket transport
-//   kom::ctr_drbg_source rng;            // rng.seed() first
+//   kom::random_source rng;            // rng.seed() first
 //   kom::tls_stream tls(tcp.transport(), rng.callback(), rng.context());
 //   tls.add_ca(ca_pem);                  // the CA(s) Klarna's certificate chains to
 //   kom::transport secure = tls.transport();
@@ -83,7 +83,7 @@ class tls_stream {
   };
 
   /// `plain` must outlive the stream. `random` fills the handshake's random values (seeded
-  /// kom::ctr_drbg_source or the platform's DRBG); it is called with random_context.
+  /// kom::random_source or the platform's DRBG); it is called with random_context.
   tls_stream(kom::transport plain, random_callback random, void* random_context, tls_options options = {}) noexcept
       : plain_(plain), random_(random), random_context_(random_context), options_(options) {
     mbedtls_ssl_config_init(&conf_);
@@ -352,7 +352,7 @@ class tls_stream {
     mbedtls_ssl_conf_authmode(&conf_, MBEDTLS_SSL_VERIFY_REQUIRED);
     detail::tls_conf_versions(&conf_);
     detail::tls_conf_client_tickets(&conf_, options_.resume_sessions);
-    mbedtls_ssl_conf_rng(&conf_, random_, random_context_);
+    detail::tls_conf_random(&conf_, random_, random_context_);
     mbedtls_ssl_conf_verify(&conf_, &tls_stream::on_verify, this);
     rc = mbedtls_ssl_setup(&ssl_, &conf_);
     if (rc != 0) return rc;

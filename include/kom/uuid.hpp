@@ -1,12 +1,12 @@
 // kom/uuid.hpp: UUIDs for Klarna-Idempotency-Key.
 //
 // Version 4 from a caller's random source (shaped like mbedTLS's f_rng, so
-// mbedtls_ctr_drbg_random fits as is; kom::ctr_drbg_source seeds one for you), and
+// mbedtls_ctr_drbg_random fits as is; kom::random_source gives mbedTLS's), and
 // version 5 (SHA-1, RFC 9562) from a namespace and a name. A terminal that derives each
 // key as v5 of its terminal id and local transaction number gets the same key for the same
 // sale after a reboot, without storing it. Nothing here allocates.
 //
-// uuid_v5, sale_idempotency_key and ctr_drbg_source need mbedTLS (SHA-1, CTR-DRBG) and exist
+// uuid_v5, sale_idempotency_key and random_source need mbedTLS (SHA-1, random bytes) and exist
 // only when KOM_USE_MBEDTLS is 1 (kom/config.hpp); uuid_v4 with the caller's random
 // source, uuid_text and parse_uuid are always there.
 #ifndef KOM_UUID_HPP
@@ -21,9 +21,6 @@
 #include "kom/error.hpp"
 
 #if KOM_USE_MBEDTLS
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
-
 #include "kom/detail/mbedtls_compat.hpp"
 #endif
 
@@ -168,38 +165,35 @@ inline result<uuid_text> sale_idempotency_key(const uuid& merchant_namespace, st
   return uuid_text(*u);
 }
 
-/// An mbedTLS CTR-DRBG seeded from mbedTLS's entropy sources, as a random_callback.
-///   kom::ctr_drbg_source rng;  if (rng.seed() == 0) kom::uuid_v4(rng.callback(), rng.context());
-/// Holds mbedTLS contexts (no heap); not copyable.
-class ctr_drbg_source {
+/// mbedTLS's random generator as a random_callback: PSA Crypto's (psa_generate_random) where
+/// mbedTLS has it (3.x with MBEDTLS_PSA_CRYPTO_C, and 4.x, which has nothing else), else a
+/// CTR-DRBG seeded from mbedTLS's entropy sources (2.28).
+///   kom::random_source rng;  if (rng.seed() == 0) kom::uuid_v4(rng.callback(), rng.context());
+/// No heap of its own; not copyable.
+class random_source {
  public:
-  ctr_drbg_source() noexcept {
-    mbedtls_entropy_init(&entropy_);
-    mbedtls_ctr_drbg_init(&drbg_);
-  }
-  ~ctr_drbg_source() {
-    mbedtls_ctr_drbg_free(&drbg_);
-    mbedtls_entropy_free(&entropy_);
-  }
-  ctr_drbg_source(const ctr_drbg_source&) = delete;
-  ctr_drbg_source& operator=(const ctr_drbg_source&) = delete;
+  random_source() noexcept = default;
+  random_source(const random_source&) = delete;
+  random_source& operator=(const random_source&) = delete;
 
-  /// Seeds the generator; `personalization` should differ per device (a serial number).
+  /// Seeds the generator (PSA: initializes PSA Crypto, which seeds itself once per program);
+  /// `personalization` should differ per device (a serial number; the CTR-DRBG mixes it in).
   /// Returns mbedTLS's code, 0 on success.
   int seed(std::string_view personalization = "kom") noexcept {
-    return mbedtls_ctr_drbg_seed(&drbg_, mbedtls_entropy_func, &entropy_,
-                                 reinterpret_cast<const unsigned char*>(personalization.data()), personalization.size());
+    return backend_.seed(reinterpret_cast<const unsigned char*>(personalization.data()), personalization.size());
   }
 
-  /// mbedtls_ctr_drbg_random, to call with context(); seed() first.
-  static random_callback callback() noexcept { return &mbedtls_ctr_drbg_random; }
-  /// The DRBG's context for callback(); valid while this object lives.
-  void* context() noexcept { return &drbg_; }
+  /// The generator's function, to call with context(); seed() first.
+  static random_callback callback() noexcept { return &detail::random_backend::random; }
+  /// Its context for callback(); valid while this object lives (nullptr with PSA).
+  void* context() noexcept { return backend_.context(); }
 
  private:
-  mbedtls_entropy_context entropy_;
-  mbedtls_ctr_drbg_context drbg_;
+  detail::random_backend backend_;
 };
+
+/// The name of earlier releases (on 2.28 it is a CTR-DRBG; on 3.x and 4.x PSA's generator).
+using ctr_drbg_source = random_source;
 #endif  // KOM_USE_MBEDTLS
 
 }  // namespace kom

@@ -44,7 +44,7 @@ std::uint64_t monotonic_ms(void*) {
 // kom-sim and one kom::client to it, made once for all three modes.
 struct session {
   simtest::SimProcess sim{{"--username", "u", "--password", "p"}};
-  kom::ctr_drbg_source rng;
+  kom::random_source rng;
   loopback_tcp wire;
   std::unique_ptr<kom::tls_stream> tls;
   char work[8192];
@@ -56,7 +56,7 @@ struct session {
 
   session() {
     if (rng.seed("kom-bench-tls") != 0) kom_bench::fail_check("CTR-DRBG seed failed");
-    tls = std::make_unique<kom::tls_stream>(kom::make_transport(wire), kom::ctr_drbg_source::callback(), rng.context());
+    tls = std::make_unique<kom::tls_stream>(kom::make_transport(wire), kom::random_source::callback(), rng.context());
     std::string ca;
     if (FILE* f = std::fopen((simtest::certs_dir() + "/ca.crt").c_str(), "rb")) {
       char b[4096];
@@ -72,7 +72,7 @@ struct session {
     config.request.credentials.password = "p";
     hooks.now_ms = monotonic_ms;
     hooks.sleep_ms = [](void*, std::uint32_t ms) { usleep(ms * 1000u); };
-    hooks.random = kom::ctr_drbg_source::callback();
+    hooks.random = kom::random_source::callback();
     hooks.random_context = rng.context();
     client = std::make_unique<kom::client>(tls->transport(), config, hooks, work);
     idle_heap = heap_count::process.current;

@@ -46,10 +46,10 @@ struct loopback {
 
 int main() {
   simtest::SimProcess sim({"--username", "u", "--password", "p"});
-  kom::ctr_drbg_source rng;
+  kom::random_source rng;
   if (rng.seed("kom-heap-peak") != 0) return 1;
   loopback wire;
-  kom::tls_stream tls(kom::make_transport(wire), kom::ctr_drbg_source::callback(), rng.context());
+  kom::tls_stream tls(kom::make_transport(wire), kom::random_source::callback(), rng.context());
   std::string ca;
   {
     FILE* f = std::fopen((simtest::certs_dir() + "/ca.crt").c_str(), "rb");
@@ -68,7 +68,7 @@ int main() {
   kom::client_hooks hooks;
   hooks.now_ms = now_ms;
   hooks.sleep_ms = [](void*, std::uint32_t ms) { usleep(ms * 1000u); };
-  hooks.random = kom::ctr_drbg_source::callback();
+  hooks.random = kom::random_source::callback();
   hooks.random_context = rng.context();
   kom::client client(tls.transport(), config, hooks, work);
 

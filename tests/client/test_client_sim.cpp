@@ -50,7 +50,7 @@ std::string new_order(int port, std::int64_t amount, const std::string& extra = 
 }
 
 // Real time: a steady clock and a real sleep, as on a Linux terminal.
-kom::client_hooks real_hooks(kom::ctr_drbg_source& rng) {
+kom::client_hooks real_hooks(kom::random_source& rng) {
   kom::client_hooks h;
   h.now_ms = [](void*) {
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -58,7 +58,7 @@ kom::client_hooks real_hooks(kom::ctr_drbg_source& rng) {
                                           .count());
   };
   h.sleep_ms = [](void*, std::uint32_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
-  h.random = kom::ctr_drbg_source::callback();
+  h.random = kom::random_source::callback();
   h.random_context = rng.context();
   return h;
 }

@@ -35,11 +35,11 @@ std::uint64_t steady_ms() {
           .count());
 }
 
-kom::client_hooks real_hooks(kom::ctr_drbg_source& rng) {
+kom::client_hooks real_hooks(kom::random_source& rng) {
   kom::client_hooks h;
   h.now_ms = [](void*) { return steady_ms(); };
   h.sleep_ms = [](void*, std::uint32_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); };
-  h.random = kom::ctr_drbg_source::callback();
+  h.random = kom::random_source::callback();
   h.random_context = rng.context();
   return h;
 }

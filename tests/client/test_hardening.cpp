@@ -98,7 +98,7 @@ void check_handshake_only(const std::string& bytes) {
 
 // A terminal over a recording wire: fake time for retries (the TLS stream keeps real time).
 struct terminal {
-  kom::ctr_drbg_source rng;
+  kom::random_source rng;
   recording_wire wire;
   kom::tls_stream tls;
   std::uint64_t now = 1000;
@@ -106,7 +106,7 @@ struct terminal {
   kom::client client;
 
   terminal(int port, std::string_view host, std::uint32_t attempts)
-      : tls(wire.transport(), kom::ctr_drbg_source::callback(), rng.context()),
+      : tls(wire.transport(), kom::random_source::callback(), rng.context()),
         client(tls.transport(), config(port, host, attempts), hooks(this), work) {
     REQUIRE(rng.seed("kom-hardening-tests") == 0);
     const std::string pem = read_file(simtest::certs_dir() + "/ca.crt");
@@ -126,7 +126,7 @@ struct terminal {
     h.context = t;
     h.now_ms = [](void* c) { return static_cast<terminal*>(c)->now; };
     h.sleep_ms = [](void* c, std::uint32_t ms) { static_cast<terminal*>(c)->now += ms; };
-    h.random = kom::ctr_drbg_source::callback();
+    h.random = kom::random_source::callback();
     h.random_context = t->rng.context();
     return h;
   }
@@ -151,20 +151,16 @@ struct terminal {
 std::int64_t sim_requests(int port) {
   mbedtls_ssl_context ssl;
   mbedtls_ssl_config conf;
-  mbedtls_entropy_context entropy;
-  mbedtls_ctr_drbg_context drbg;
+  simtest::TestRng rng;
   mbedtls_ssl_init(&ssl);
   mbedtls_ssl_config_init(&conf);
-  mbedtls_entropy_init(&entropy);
-  mbedtls_ctr_drbg_init(&drbg);
   int fd = simtest::TlsClient::connect_loopback(port);
   std::string in;
-  bool ok = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, nullptr, 0) == 0 &&
-            mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+  bool ok = mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                         MBEDTLS_SSL_PRESET_DEFAULT) == 0;
   if (ok) {
     mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);  // test-only: reads the sim's counters
-    mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
+    rng.configure(&conf);
     mbedtls_ssl_conf_read_timeout(&conf, 5000);
     ok = mbedtls_ssl_setup(&ssl, &conf) == 0;
   }
@@ -192,8 +188,6 @@ std::int64_t sim_requests(int port) {
   ::close(fd);
   mbedtls_ssl_free(&ssl);
   mbedtls_ssl_config_free(&conf);
-  mbedtls_ctr_drbg_free(&drbg);
-  mbedtls_entropy_free(&entropy);
   REQUIRE(ok);
   const std::size_t body = in.find("\r\n\r\n");
   REQUIRE(body != std::string::npos);

@@ -366,7 +366,7 @@ TEST_CASE("tls: setup errors come before any connection") {
 
   kom::transport half = wire.transport();
   half.send = nullptr;
-  kom::tls_stream no_send(half, kom::ctr_drbg_source::callback(), c.rng.context());
+  kom::tls_stream no_send(half, kom::random_source::callback(), c.rng.context());
   CHECK(no_send.connect("localhost", 443, 1000) == kom::io::failed);
   CHECK(no_send.error().code() == kom::errc::invalid_transport);
   CHECK(wire.connects == 0);

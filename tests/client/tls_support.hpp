@@ -93,7 +93,7 @@ class loopback_wire {
 // A TLS stream over a loopback wire with a seeded CTR-DRBG.
 struct tls_client {
   explicit tls_client(kom::tls_options options = {})
-      : tls(wire.transport(), kom::ctr_drbg_source::callback(), rng.context(), options) {
+      : tls(wire.transport(), kom::random_source::callback(), rng.context(), options) {
     REQUIRE(rng.seed("kom-client-tests") == 0);
   }
 
@@ -108,7 +108,7 @@ struct tls_client {
     return tls.connect(host, static_cast<std::uint16_t>(port), timeout_ms);
   }
 
-  kom::ctr_drbg_source rng;
+  kom::random_source rng;
   loopback_wire wire;
   kom::tls_stream tls;
 };

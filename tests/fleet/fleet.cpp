@@ -122,7 +122,7 @@ struct terminal {
   std::vector<std::string> references;  // per operation (captures and refunds carry one)
   std::string tracking;
 
-  kom::ctr_drbg_source rng;
+  kom::random_source rng;
   loopback wire;
   std::unique_ptr<kom::tls_stream> tls;
   char work[8192];
@@ -158,7 +158,7 @@ kom::client_hooks hooks_of(terminal& t) {
       if (r.elapsed_ms > self->longest_call_ms) self->longest_call_ms = r.elapsed_ms;
     }
   };
-  h.random = kom::ctr_drbg_source::callback();
+  h.random = kom::random_source::callback();
   h.random_context = t.rng.context();
   return h;
 }
@@ -171,7 +171,7 @@ std::string set_up(terminal& t, std::size_t i, std::size_t ops, int port, const 
   t.ops = plan(i, ops);
   t.tracking = "TRK-" + std::to_string(i);
   if (t.rng.seed(t.order_id) != 0) return "DRBG seed failed";
-  t.tls = std::make_unique<kom::tls_stream>(t.wire.transport(), kom::ctr_drbg_source::callback(), t.rng.context());
+  t.tls = std::make_unique<kom::tls_stream>(t.wire.transport(), kom::random_source::callback(), t.rng.context());
   if (!t.tls->add_ca(reinterpret_cast<const unsigned char*>(ca_pem.c_str()), ca_pem.size() + 1).ok())
     return "CA not accepted";
   kom::client_config config;

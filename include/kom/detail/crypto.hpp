@@ -3,7 +3,7 @@
 // all of its sources).
 //   1: Base64 and zeroize are mbedTLS's (mbedtls_base64_encode, mbedtls_platform_zeroize);
 //      link mbedcrypto. kom/uuid.hpp then also has uuid_v5, sale_idempotency_key and
-//      ctr_drbg_source (SHA-1 and CTR-DRBG).
+//      random_source (SHA-1, and PSA Crypto or CTR-DRBG).
 //   0: kom needs no mbedTLS at all: the small encoder and the volatile-pointer zeroize below
 //      are used (a firmware whose TLS stack is not mbedTLS, or the Cortex-M build of the tests).
 //

@@ -1,16 +1,32 @@
 // kom/detail/mbedtls_compat.hpp: the one place where kom's code differs between mbedTLS 2.28
-// (Debian) and 3.6 LTS (ESP-IDF 5, Zephyr). Everything else calls these wrappers.
+// (Debian 12), 3.6 LTS (ESP-IDF 5, Zephyr) and 4.x (PSA Crypto only: no legacy SHA-1,
+// CTR-DRBG or RNG argument to the TLS configuration). Everything else calls these wrappers.
 //
-// Two parts: hashing (always), and TLS (only when KOM_DETAIL_MBEDTLS_COMPAT_TLS is defined
+// Crypto: with PSA Crypto (3.x and 4.x builds with MBEDTLS_PSA_CRYPTO_C, which 4.x always
+// has) random bytes come from psa_generate_random and SHA-1 from psa_hash_*; on 2.28 from its
+// CTR-DRBG and mbedtls_sha1_*. (2.28's PSA Crypto does both as well, see the README; kom keeps
+// 2.28 on the legacy calls its figures were measured with.)
+//
+// Two parts: crypto (always), and TLS (only when KOM_DETAIL_MBEDTLS_COMPAT_TLS is defined
 // before inclusion, as kom/tls.hpp does), so that a program using only kom's UUIDs needs
 // no SSL headers' worth of declarations. Each part has its own include guard.
 #ifndef KOM_DETAIL_MBEDTLS_COMPAT_HPP
 #define KOM_DETAIL_MBEDTLS_COMPAT_HPP
 
 #include <cstddef>
+#include <cstdint>
 
 #include <mbedtls/version.h>
+
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_PSA_CRYPTO_C)
+#define KOM_DETAIL_MBEDTLS_PSA 1
+#include <psa/crypto.h>
+#else
+#define KOM_DETAIL_MBEDTLS_PSA 0
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
 #include <mbedtls/sha1.h>
+#endif
 
 namespace kom {
 namespace detail {
@@ -18,6 +34,18 @@ namespace detail {
 /// SHA-1 over two pieces (a UUID namespace and a name). 0 on success.
 inline int sha1_two_parts(const unsigned char* a, std::size_t a_len, const unsigned char* b, std::size_t b_len,
                           unsigned char digest[20]) noexcept {
+#if KOM_DETAIL_MBEDTLS_PSA
+  psa_status_t rc = psa_crypto_init();  // idempotent
+  if (rc != PSA_SUCCESS) return static_cast<int>(rc);
+  psa_hash_operation_t op = PSA_HASH_OPERATION_INIT;
+  rc = psa_hash_setup(&op, PSA_ALG_SHA_1);
+  if (rc == PSA_SUCCESS) rc = psa_hash_update(&op, a, a_len);
+  if (rc == PSA_SUCCESS) rc = psa_hash_update(&op, b, b_len);
+  std::size_t length = 0;
+  if (rc == PSA_SUCCESS) rc = psa_hash_finish(&op, digest, 20, &length);
+  if (rc != PSA_SUCCESS) psa_hash_abort(&op);
+  return rc == PSA_SUCCESS && length != 20 ? -1 : static_cast<int>(rc);
+#else
   mbedtls_sha1_context ctx;
   mbedtls_sha1_init(&ctx);
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
@@ -33,7 +61,41 @@ inline int sha1_two_parts(const unsigned char* a, std::size_t a_len, const unsig
 #endif
   mbedtls_sha1_free(&ctx);
   return rc;
+#endif
 }
+
+/// A source of random bytes in mbedTLS's f_rng shape (see kom::random_source).
+class random_backend {
+ public:
+#if KOM_DETAIL_MBEDTLS_PSA
+  // PSA Crypto's generator, seeded by mbedTLS from the platform's entropy once per program.
+  int seed(const unsigned char*, std::size_t) noexcept { return static_cast<int>(psa_crypto_init()); }
+  static int random(void*, unsigned char* out, std::size_t size) noexcept {
+    return static_cast<int>(psa_generate_random(out, size));
+  }
+  void* context() noexcept { return nullptr; }
+#else
+  random_backend() noexcept {
+    mbedtls_entropy_init(&entropy_);
+    mbedtls_ctr_drbg_init(&drbg_);
+  }
+  ~random_backend() {
+    mbedtls_ctr_drbg_free(&drbg_);
+    mbedtls_entropy_free(&entropy_);
+  }
+  int seed(const unsigned char* personalization, std::size_t size) noexcept {
+    return mbedtls_ctr_drbg_seed(&drbg_, mbedtls_entropy_func, &entropy_, personalization, size);
+  }
+  static int random(void* context, unsigned char* out, std::size_t size) noexcept {
+    return mbedtls_ctr_drbg_random(context, out, size);
+  }
+  void* context() noexcept { return &drbg_; }
+
+ private:
+  mbedtls_entropy_context entropy_;
+  mbedtls_ctr_drbg_context drbg_;
+#endif
+};
 
 }  // namespace detail
 }  // namespace kom
@@ -70,6 +132,19 @@ inline int tls_crypto_init() noexcept {
   return static_cast<int>(psa_crypto_init());
 #else
   return 0;
+#endif
+}
+
+/// Gives the configuration its random generator: 2.28 and 3.x take the caller's; 4.x has no
+/// such setting and draws from PSA Crypto's own.
+inline void tls_conf_random(mbedtls_ssl_config* conf, int (*f)(void*, unsigned char*, std::size_t),
+                            void* context) noexcept {
+#if MBEDTLS_VERSION_NUMBER >= 0x04000000
+  (void)conf;
+  (void)f;
+  (void)context;
+#else
+  mbedtls_ssl_conf_rng(conf, f, context);
 #endif
 }
 
