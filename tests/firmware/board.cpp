@@ -49,6 +49,28 @@ void print_uint(std::uint64_t value) noexcept {
   print({out, n});
 }
 
+namespace {
+std::uint64_t checks_passed = 0;
+std::uint64_t checks_failed = 0;
+}  // namespace
+
+void check(bool ok, std::string_view what) noexcept {
+  print(ok ? "ok   " : "FAIL ");
+  print(what);
+  print("\n");
+  ++(ok ? checks_passed : checks_failed);
+}
+
+bool report() noexcept {
+  print("kom firmware tests: ");
+  print_uint(checks_passed);
+  print(" passed, ");
+  print_uint(checks_failed);
+  print(" failed\n");
+  flush();
+  return checks_failed == 0;
+}
+
 void print_int(std::int64_t value) noexcept {
   if (value < 0) {
     print("-");

@@ -15,6 +15,11 @@ void print_uint(std::uint64_t value) noexcept;
 void print_int(std::int64_t value) noexcept;
 void flush() noexcept;
 
+/// One check's line, "ok   <what>" or "FAIL <what>", counted for report().
+void check(bool ok, std::string_view what) noexcept;
+/// Prints "kom firmware tests: N passed, M failed" (scripts/test counts it); true when none failed.
+bool report() noexcept;
+
 /// Ends the run: qemu exits with 0 for success, 1 otherwise (semihosting SYS_EXIT).
 [[noreturn]] void exit(bool success) noexcept;
 

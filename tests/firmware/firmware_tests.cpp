@@ -17,6 +17,7 @@
 #include "kom/src.hpp"
 
 #include "board.hpp"
+#include "explain.hpp"
 #include "fixtures.hpp"
 #include "support/seeds.hpp"
 
@@ -26,28 +27,9 @@ namespace {
 
 using std::string_view;
 
-int passed = 0;
-int failed = 0;
+using fw::check;
+using fw::explain;
 
-void check(bool ok, string_view what) {
-  fw::print(ok ? "ok   " : "FAIL ");
-  fw::print(what);
-  fw::print("\n");
-  if (ok) {
-    ++passed;
-  } else {
-    ++failed;
-  }
-}
-
-// Prints a kom::error under the check it failed.
-void explain(const kom::error& e) {
-  if (e.ok()) return;
-  char why[128];
-  fw::print("     error: ");
-  fw::print(e.describe(why));
-  fw::print("\n");
-}
 
 template <class T>
 bool check_ok(const kom::result<T>& r, string_view what) {
@@ -756,11 +738,5 @@ int main() {
   test_http();
   test_json();
   check(fw::heap_calls() == 0, "no heap: malloc, calloc, realloc and _sbrk never called");
-  fw::print("kom firmware tests: ");
-  fw::print_uint(static_cast<std::uint64_t>(passed));
-  fw::print(" passed, ");
-  fw::print_uint(static_cast<std::uint64_t>(failed));
-  fw::print(" failed\n");
-  fw::flush();
-  return failed == 0 ? 0 : 1;
+  return fw::report() ? 0 : 1;
 }
