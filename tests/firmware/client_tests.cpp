@@ -22,6 +22,7 @@
 
 #include "board.hpp"
 #include "explain.hpp"
+#include "ram_flash.hpp"
 #include "fixtures.hpp"
 
 static_assert(KOM_USE_MBEDTLS == 0, "the Cortex-M4 build has no mbedTLS");
@@ -385,67 +386,10 @@ void client_calls() {
 
 // ---- the outbox in RAM, through a power cut at every write ------------------------------
 
-// NOR-like blocks in RAM: erase sets 0xFF, writes only clear bits. With a budget of write
-// calls, the call after it is where the power goes: it writes half its bytes, then every call
-// fails until the reboot.
-struct ram_flash {
-  static constexpr std::size_t block_size = 512;
-  static constexpr std::size_t block_count = 8;
-  unsigned char data[block_size * block_count];
-  std::size_t budget = SIZE_MAX;
-  std::size_t writes = 0;
-  bool dead = false;
-
-  void wipe() {
-    std::memset(data, 0xFF, sizeof data);
-    reboot();
-  }
-  void reboot() {
-    budget = SIZE_MAX;
-    writes = 0;
-    dead = false;
-  }
-  kom::block_storage storage() {
-    kom::block_storage s;
-    s.context = this;
-    s.block_size = block_size;
-    s.block_count = block_count;
-    s.read = [](void* c, std::size_t block, std::size_t offset, void* out, std::size_t size) {
-      auto* f = static_cast<ram_flash*>(c);
-      if (f->dead) return -5;
-      std::memcpy(out, f->data + block * block_size + offset, size);
-      return 0;
-    };
-    s.write = [](void* c, std::size_t block, std::size_t offset, const void* in, std::size_t size) {
-      auto* f = static_cast<ram_flash*>(c);
-      if (f->dead) return -5;
-      std::size_t n = size;
-      if (f->writes++ == f->budget) {
-        n = size / 2;
-        f->dead = true;
-      }
-      const auto* from = static_cast<const unsigned char*>(in);
-      for (std::size_t i = 0; i < n; ++i) f->data[block * block_size + offset + i] &= from[i];
-      return f->dead ? -5 : 0;
-    };
-    s.erase = [](void* c, std::size_t block) {
-      auto* f = static_cast<ram_flash*>(c);
-      if (f->dead) return -5;
-      if (f->writes++ == f->budget) {
-        f->dead = true;
-        return -5;
-      }
-      std::memset(f->data + block * block_size, 0xFF, block_size);
-      return 0;
-    };
-    return s;
-  }
-};
-
 using terminal_outbox = kom::basic_outbox<kom::capacity::operations<16>, kom::capacity::record_bytes<512>,
                                           kom::capacity::lines<2>, kom::capacity::shipping_entries<2>>;
 
-ram_flash flash;
+fw::ram_flash<512, 8> flash;
 alignas(terminal_outbox) unsigned char box_memory[sizeof(terminal_outbox)];
 terminal_outbox* box = nullptr;
 kom::outbox_drain drained;

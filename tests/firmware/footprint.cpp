@@ -4,6 +4,9 @@
 //                       2: all operations: every request builder (captures, refunds, cancel,
 //                          release, extension, the PATCHes), the response parser, every JSON
 //                          reader, uuid_v4, wipe_request
+//                       3: a terminal: kom::client (every call) over a transport that answers
+//                          at once, and an outbox in RAM flash (open, queue a sale's capture,
+//                          shipping info, send-out and refund, drain)
 //   KOM_FOOTPRINT_CALLS 1: the kom calls are made; 0: the baseline, the same program with each
 //                          kom call replaced by an empty use of the same inputs
 //
@@ -28,12 +31,83 @@
 
 #include "board.hpp"
 #include "fixtures.hpp"
+#if KOM_FOOTPRINT_OPS == 3
+#include "kom/client.hpp"
+#include "kom/outbox.hpp"
+#include "ram_flash.hpp"
+#endif
 
 #if !defined(KOM_FOOTPRINT_OPS) || !defined(KOM_FOOTPRINT_CALLS)
-#error "define KOM_FOOTPRINT_OPS (1: capture only, 2: all operations) and KOM_FOOTPRINT_CALLS (0 or 1)"
+#error "define KOM_FOOTPRINT_OPS (1: capture only, 2: all operations, 3: client and outbox) and KOM_FOOTPRINT_CALLS (0 or 1)"
 #endif
 
 namespace {
+
+#if KOM_FOOTPRINT_OPS == 3
+// The terminal's link: answers each request at once, as Klarna would (a GET with the fixture of
+// what it reads, anything else 201 with both ids). The terminal's own code, in both programs.
+struct canned_link {
+  char answer[8192];
+  std::size_t size = 0;
+  std::size_t at = 0;
+
+  void add(std::string_view text) {
+    for (char c : text)
+      if (size < sizeof answer) answer[size++] = c;
+  }
+  static int connect(void*, std::string_view, std::uint16_t, std::uint32_t) { return kom::io::ok; }
+  static int send(void* context, const unsigned char* data, std::size_t n) {
+    auto* l = static_cast<canned_link*>(context);
+    const std::string_view request(reinterpret_cast<const char*>(data), n);
+    if (request.rfind("GET ", 0) == 0 || request.rfind("POST ", 0) == 0 || request.rfind("PATCH ", 0) == 0) {
+      l->size = l->at = 0;
+      if (request.rfind("GET ", 0) != 0) {
+        l->add("HTTP/1.1 201 Created\r\nCapture-Id: cap-1\r\nRefund-Id: ref-1\r\nContent-Length: 0\r\n\r\n");
+      } else {
+        const std::string_view path = request.substr(4, request.find(' ', 4) - 4);
+        std::string_view json = fx::json_order_part_captured;
+        if (path.size() >= 9 && path.substr(path.size() - 9) == "/captures") json = fx::json_captures;
+        else if (path.find("/captures/") != std::string_view::npos) json = fx::json_capture_min;
+        else if (path.find("/refunds/") != std::string_view::npos) json = fx::json_spec2024_refund;
+        char length[24];
+        std::size_t k = sizeof length;
+        std::size_t v = json.size();
+        do {
+          length[--k] = static_cast<char>('0' + v % 10);
+          v /= 10;
+        } while (v != 0);
+        l->add("HTTP/1.1 200 OK\r\nContent-Length: ");
+        l->add({length + k, sizeof length - k});
+        l->add("\r\n\r\n");
+        l->add(json);
+      }
+    }
+    return static_cast<int>(n);
+  }
+  static int recv(void* context, unsigned char* data, std::size_t n, std::uint32_t) {
+    auto* l = static_cast<canned_link*>(context);
+    std::size_t k = l->size - l->at < n ? l->size - l->at : n;
+    std::memcpy(data, l->answer + l->at, k);
+    l->at += k;
+    return k == 0 ? kom::io::timed_out : static_cast<int>(k);
+  }
+  static void close(void*) {}
+  kom::transport transport() {
+    kom::transport t;
+    t.context = this;
+    t.connect = connect;
+    t.send = send;
+    t.recv = recv;
+    t.close = close;
+    return t;
+  }
+};
+
+using terminal_outbox = kom::basic_outbox<kom::capacity::operations<16>, kom::capacity::record_bytes<512>,
+                                          kom::capacity::lines<2>, kom::capacity::shipping_entries<2>>;
+std::uint64_t now = 1'800'000'000'000ULL;
+std::uint32_t random_state = 1;
+#endif
 
 // Everything the calls use, reached only through one pointer, so that the baseline keeps it all.
 struct inputs {
@@ -75,6 +149,21 @@ struct inputs {
   kom::capture_storage<> capture_storage;
   kom::order_storage<> order_storage;
   kom::error_body_storage<> error_storage;
+#if KOM_FOOTPRINT_OPS == 3
+  canned_link link;
+  kom::transport transport;
+  kom::client_config client_config;
+  kom::client_hooks hooks;
+  char work[8192];
+  alignas(kom::client) unsigned char client_memory[sizeof(kom::client)];
+  kom::client* client = nullptr;
+  kom::refund_storage<> refund_storage;
+  fw::ram_flash<512, 8> flash;
+  kom::wall_clock wall;
+  alignas(terminal_outbox) unsigned char outbox_memory[sizeof(terminal_outbox)];
+  terminal_outbox* box = nullptr;
+  std::uint32_t queued = 0;
+#endif
 };
 
 inputs in;
@@ -214,19 +303,66 @@ void set_up() {
   in.authorization.order_amount = 6000;
   in.authorization.description = "One item out of stock";
   in.authorization.order_lines = in.lines;
+#if KOM_FOOTPRINT_OPS == 3
+  in.client_config.request = in.config;
+  in.hooks.now_ms = [](void*) { return now; };
+  in.hooks.sleep_ms = [](void*, std::uint32_t ms) { now += ms; };
+  in.hooks.random = [](void*, unsigned char* out, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<unsigned char>(random_state = random_state * 1103515245u + 12345u);
+    return 0;
+  };
+  in.wall.now_ms = [](void*) { return now; };
+  in.flash.wipe();
+  in.transport = in.link.transport();  // the link's code is the terminal's: in the baseline too
+  fw::keep(&in.transport);
+#endif
 }
 
 }  // namespace
 
 int main() {
   set_up();
-  fw::print(KOM_FOOTPRINT_OPS == 1 ? "footprint capture-only" : "footprint all-ops");
+  fw::print(KOM_FOOTPRINT_OPS == 1 ? "footprint capture-only" : KOM_FOOTPRINT_OPS == 2 ? "footprint all-ops" : "footprint client+outbox");
   fw::print(KOM_FOOTPRINT_CALLS ? "\n" : " baseline\n");
   fw::print("stack available ");
   fw::print_uint(fw::stack_capacity());
   fw::print("\n");
   run("(empty thunk)", [](void*) {});
 
+#if KOM_FOOTPRINT_OPS == 3
+  KOM_CALL("client: constructor", (x.client = new (x.client_memory) kom::client(x.transport, x.client_config, x.hooks, x.work), true));
+  KOM_CALL("client.capture", x.client->capture(x.order_id, x.documented, {x.key}).ok());
+  KOM_CALL("client.get_capture", x.client->get_capture(x.order_id, x.capture_id, x.capture_storage).ok());
+  KOM_CALL("client.list_captures", x.client->list_captures(x.order_id, x.items, x.capture_storage).ok());
+  KOM_CALL("client.get_order", x.client->get_order(x.order_id, x.order_storage).ok());
+  KOM_CALL("client.append_shipping_info", x.client->append_shipping_info(x.order_id, x.capture_id, x.update, {x.key}).ok());
+  KOM_CALL("client.trigger_send_out", x.client->trigger_send_out(x.order_id, x.capture_id, {x.key}).ok());
+  KOM_CALL("client.refund", x.client->refund(x.order_id, x.refund, {x.key}).ok());
+  KOM_CALL("client.get_refund", x.client->get_refund(x.order_id, "ref-1", x.refund_storage).ok());
+  KOM_CALL("client.cancel", x.client->cancel(x.order_id, {x.key}).ok());
+  KOM_CALL("client.release_remaining_authorization", x.client->release_remaining_authorization(x.order_id, {x.key}).ok());
+  KOM_CALL("client.extend_authorization_time", x.client->extend_authorization_time(x.order_id, {x.key}).ok());
+  KOM_CALL("client.update_merchant_references", x.client->update_merchant_references(x.order_id, x.references, {x.key}).ok());
+  KOM_CALL("client.update_authorization", x.client->update_authorization(x.order_id, x.authorization, {x.key}).ok());
+  KOM_CALL("client.capture_remaining", x.client->capture_remaining(x.order_id, {x.key}).ok());
+  KOM_CALL("outbox: open", [&x] {
+    x.box = new (x.outbox_memory) terminal_outbox(x.flash.storage(), x.wall);
+    return x.box->open().ok();
+  }());
+  KOM_CALL("outbox: queue capture, shipping info, send-out, refund", [&x] {
+    const auto cap = x.box->append_capture(x.order_id, x.documented, "3f1c0a9e-0000-4000-8000-000000000001");
+    return cap.ok() &&
+           x.box->append_shipping_info(x.order_id, kom::capture_ref::of_record(*cap), x.update,
+                                       "3f1c0a9e-0000-4000-8000-000000000002").ok() &&
+           x.box->append_send_out(x.order_id, kom::capture_ref::of_record(*cap), "3f1c0a9e-0000-4000-8000-000000000003").ok() &&
+           x.box->append_refund(x.order_id, x.refund, "3f1c0a9e-0000-4000-8000-000000000004",
+                                kom::capture_ref::of_record(*cap)).ok();
+  }());
+  KOM_CALL("outbox: drain (4 operations)", [&x] {
+    const kom::outbox_drain d = x.box->drain(*x.client, x.items, x.capture_storage);
+    return d.done == 4 && d.pending == 0;
+  }());
+#else
   KOM_CALL("write_capture_request (documented capture)",
            kom::write_capture_request(out, x.config, x.order_id, x.documented, x.key).ok());
   KOM_CALL("write_capture_request (line with product_identifiers, subscription)",
@@ -238,6 +374,7 @@ int main() {
     return p->feed(x.http_201.data(), x.http_201.size(), used) == kom::parse_status::done && p->status() == 201 &&
            p->capture_id() == x.capture_id;
   }());
+#endif
 
 #if KOM_FOOTPRINT_OPS == 2
   KOM_CALL("write_get_capture_request",
@@ -299,6 +436,10 @@ int main() {
   print_size("capture_storage<>", sizeof(kom::capture_storage<>));
   print_size("order_storage<>", sizeof(kom::order_storage<>));
   print_size("error_body_storage<>", sizeof(kom::error_body_storage<>));
+#if KOM_FOOTPRINT_OPS == 3
+  print_size("client", sizeof(kom::client));
+  print_size("basic_outbox<operations<16>,record_bytes<512>,lines<2>,shipping_entries<2>>", sizeof(terminal_outbox));
+#endif
   fw::print("heap calls ");
   fw::print_uint(fw::heap_calls());
   fw::print("\nfailed calls ");
