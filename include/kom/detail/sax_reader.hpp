@@ -523,20 +523,26 @@ inline ::kom::error run_sax_reader(std::string_view body, schema_ref schema, cha
   if (!h.failure().ok()) return h.failure();
   if (ec) {
     using boost::json::error;
-    if (ec == error::too_deep) return {errc::json_too_deep, h.container_path(), std::int64_t{KOM_JSON_READER_MAX_DEPTH}};
-    if (ec == error::string_too_large) {
+    // By value: only Boost.JSON's parser and this handler set `ec`, both with Boost.JSON's
+    // category. error_code's operator== would name Boost.System's system and interop
+    // categories, whose message() functions keep newlib's strerror and printf (5.7 KB of a
+    // Cortex-M4 image, scripts/footprint).
+    const int code = ec.value();
+    const auto is = [code](error e) noexcept { return code == static_cast<int>(e); };
+    if (is(error::too_deep)) return {errc::json_too_deep, h.container_path(), std::int64_t{KOM_JSON_READER_MAX_DEPTH}};
+    if (is(error::string_too_large)) {
       return {errc::json_text_overflow, h.container_path(), static_cast<std::int64_t>(json_reader_limits::max_string)};
     }
-    if (ec == error::key_too_large) {
+    if (is(error::key_too_large)) {
       return {errc::json_text_overflow, h.container_path(), static_cast<std::int64_t>(json_reader_limits::max_key)};
     }
-    if (ec == error::array_too_large) {
+    if (is(error::array_too_large)) {
       return {errc::json_too_many_items, h.container_path(), static_cast<std::int64_t>(json_reader_limits::max_items)};
     }
-    if (ec == error::object_too_large) {
+    if (is(error::object_too_large)) {
       return {errc::json_too_many_items, h.container_path(), static_cast<std::int64_t>(json_reader_limits::max_members)};
     }
-    if (ec == error::exponent_overflow) return {errc::json_number_out_of_range, h.container_path()};
+    if (is(error::exponent_overflow)) return {errc::json_number_out_of_range, h.container_path()};
     return {errc::json_syntax, static_cast<std::int64_t>(used)};
   }
   // A complete document followed by more than whitespace ("{} x", "[1] [2]").
