@@ -52,7 +52,7 @@ struct retry_policy {
   std::uint32_t rate_limit_jitter_ms = 2000;
   /// While the server answers 429, attempts go on until this long after the call began
   /// (total_budget_ms does not end them). A merchant-wide limit shared by a fleet can hold
-  /// one call for as long as the fleet's backlog takes to drain (74.5 s in a 5,000-terminal
+  /// one call for as long as the fleet's backlog takes to drain (74 s in a 5,000-terminal
   /// run); at a till where a customer waits, set it short and queue the operation instead.
   std::uint32_t rate_limited_budget_ms = 300000;
   bool retry_gets = true;                   ///< GETs retry by the same rules
