@@ -332,7 +332,12 @@ bool parse_args(int argc, char** argv, args& a) {
 void raise_file_limit(std::size_t need) {
   rlimit files{};
   if (::getrlimit(RLIMIT_NOFILE, &files) != 0) return;
-  if (files.rlim_cur < files.rlim_max) {
+  rlimit raised = files;
+  if (raised.rlim_max < need) raised.rlim_max = need;  // root may raise the hard limit
+  raised.rlim_cur = raised.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+    files = raised;
+  } else if (files.rlim_cur < files.rlim_max) {
     files.rlim_cur = files.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &files);
   }

@@ -596,11 +596,18 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Each connection holds a descriptor: allow as many as the hard limit does.
+  // Each connection holds a descriptor: allow --max-connections of them, raising the hard
+  // limit too where allowed (root), else as many as the hard limit does.
   rlimit files{};
-  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-    files.rlim_cur = files.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &files);
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    const rlim_t want = static_cast<rlim_t>(cfg.max_connections) + 64;
+    rlimit raised = files;
+    if (raised.rlim_max < want) raised.rlim_max = want;
+    raised.rlim_cur = raised.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) != 0 && files.rlim_cur < files.rlim_max) {
+      files.rlim_cur = files.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &files);
+    }
   }
   if (::pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
     std::fprintf(stderr, "kom-sim: pipe: %s\n", std::strerror(errno));
