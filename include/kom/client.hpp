@@ -302,7 +302,7 @@ class client {
                                  const post_options& post = {}) noexcept {
     reply<capture_created> r;
     r.value.captured_amount = request.captured_amount;
-    if (exchange(operation::capture, r, order_id, {}, body_for<operation::capture>(request), post)) {
+    if (exchange<operation::capture>(r, order_id, {}, request, post)) {
       // The head may be cut by an unreadable answer after its 2xx status line.
       if (parser_.head_complete()) {
         r.value.capture_id = parser_.capture_id();
@@ -359,8 +359,7 @@ class client {
   reply<::kom::capture> get_capture(std::string_view order_id, std::string_view capture_id, capture_storage_ref storage,
                              const read_options& options = {}) noexcept {
     reply<::kom::capture> r;
-    if (exchange(operation::get_capture, r, order_id, capture_id,
-                 body_for<operation::get_capture>(detail::no_body{}), {}))
+    if (exchange<operation::get_capture>(r, order_id, capture_id, detail::no_body{}, {}))
       r.error = read_capture(parser_.body(), r.value, storage, options);
     return r;
   }
@@ -371,8 +370,7 @@ class client {
   reply<capture_list> list_captures(std::string_view order_id, ::kom::capture* items, std::size_t capacity,
                                     capture_storage_ref storage, const read_options& options = {}) noexcept {
     reply<capture_list> r;
-    if (exchange(operation::list_captures, r, order_id, {},
-                 body_for<operation::list_captures>(detail::no_body{}), {}))
+    if (exchange<operation::list_captures>(r, order_id, {}, detail::no_body{}, {}))
       r.error = read_captures(parser_.body(), r.value, items, capacity, storage, options);
     return r;
   }
@@ -388,8 +386,7 @@ class client {
   reply<no_content> append_shipping_info(std::string_view order_id, std::string_view capture_id,
                                          const shipping_info_update& update, const post_options& post = {}) noexcept {
     reply<no_content> r;
-    exchange(operation::append_shipping_info, r, order_id, capture_id,
-             body_for<operation::append_shipping_info>(update), post);
+    exchange<operation::append_shipping_info>(r, order_id, capture_id, update, post);
     return r;
   }
 
@@ -398,15 +395,14 @@ class client {
   reply<no_content> trigger_send_out(std::string_view order_id, std::string_view capture_id,
                                      const post_options& post = {}) noexcept {
     reply<no_content> r;
-    exchange(operation::trigger_send_out, r, order_id, capture_id,
-             body_for<operation::trigger_send_out>(detail::no_body{}), post);
+    exchange<operation::trigger_send_out>(r, order_id, capture_id, detail::no_body{}, post);
     return r;
   }
 
   /// GET …/orders/{order_id} into `storage`. Errors: the common ones above.
   reply<order> get_order(std::string_view order_id, order_storage_ref storage, const read_options& options = {}) noexcept {
     reply<order> r;
-    if (exchange(operation::get_order, r, order_id, {}, body_for<operation::get_order>(detail::no_body{}), {}))
+    if (exchange<operation::get_order>(r, order_id, {}, detail::no_body{}, {}))
       r.error = read_order(parser_.body(), r.value, storage, options);
     return r;
   }
@@ -420,7 +416,7 @@ class client {
                                const post_options& post = {}) noexcept {
     reply<refund_created> r;
     r.value.refunded_amount = request.refunded_amount;
-    if (exchange(operation::refund, r, order_id, {}, body_for<operation::refund>(request), post)) {
+    if (exchange<operation::refund>(r, order_id, {}, request, post)) {
       if (parser_.head_complete()) {
         r.value.refund_id = parser_.refund_id();
         r.value.location = parser_.location();
@@ -435,8 +431,7 @@ class client {
   reply<::kom::refund> get_refund(std::string_view order_id, std::string_view refund_id, capture_storage_ref storage,
                                   const read_options& options = {}) noexcept {
     reply<::kom::refund> r;
-    if (exchange(operation::get_refund, r, order_id, refund_id,
-                 body_for<operation::get_refund>(detail::no_body{}), {}))
+    if (exchange<operation::get_refund>(r, order_id, refund_id, detail::no_body{}, {}))
       r.error = read_refund(parser_.body(), r.value, storage, options);
     return r;
   }
@@ -446,7 +441,7 @@ class client {
   /// captured: refund instead. Errors: the common ones above.
   reply<no_content> cancel(std::string_view order_id, const post_options& post = {}) noexcept {
     reply<no_content> r;
-    exchange(operation::cancel, r, order_id, {}, body_for<operation::cancel>(detail::no_body{}), post);
+    exchange<operation::cancel>(r, order_id, {}, detail::no_body{}, post);
     return r;
   }
 
@@ -456,8 +451,7 @@ class client {
   /// a cancelled one. Errors: the common ones above.
   reply<no_content> release_remaining_authorization(std::string_view order_id, const post_options& post = {}) noexcept {
     reply<no_content> r;
-    exchange(operation::release_remaining_authorization, r, order_id, {},
-             body_for<operation::release_remaining_authorization>(detail::no_body{}), post);
+    exchange<operation::release_remaining_authorization>(r, order_id, {}, detail::no_body{}, post);
     return r;
   }
 
@@ -466,8 +460,7 @@ class client {
   /// NOT_ALLOWED) when the order cannot be extended. Errors: the common ones above.
   reply<no_content> extend_authorization_time(std::string_view order_id, const post_options& post = {}) noexcept {
     reply<no_content> r;
-    exchange(operation::extend_authorization_time, r, order_id, {},
-             body_for<operation::extend_authorization_time>(detail::no_body{}), post);
+    exchange<operation::extend_authorization_time>(r, order_id, {}, detail::no_body{}, post);
     return r;
   }
 
@@ -477,8 +470,7 @@ class client {
   reply<no_content> update_merchant_references(std::string_view order_id, const merchant_references& references,
                                                const post_options& post = {}) noexcept {
     reply<no_content> r;
-    exchange(operation::update_merchant_references, r, order_id, {},
-             body_for<operation::update_merchant_references>(references), post);
+    exchange<operation::update_merchant_references>(r, order_id, {}, references, post);
     return r;
   }
 
@@ -489,8 +481,7 @@ class client {
   reply<no_content> update_authorization(std::string_view order_id, const authorization_update& update,
                                          const post_options& post = {}) noexcept {
     reply<no_content> r;
-    exchange(operation::update_authorization, r, order_id, {},
-             body_for<operation::update_authorization>(update), post);
+    exchange<operation::update_authorization>(r, order_id, {}, update, post);
     return r;
   }
 
@@ -514,14 +505,7 @@ class client {
     if (connected_) return {};
     if (stream_.send == nullptr || stream_.recv == nullptr) return ::kom::error(errc::invalid_transport);
     if (::kom::error e = detail::check_config(config_.request); !e.ok()) return e;
-    if (stream_.connect != nullptr) {
-      const int rc = stream_.connect(stream_.context, config_.request.server.host, config_.request.server.port,
-                                     config_.timeouts.connect_ms);
-      if (rc != io::ok) return transport_error(stream_, rc);
-      ++stats_.connects;
-    }
-    connected_ = true;
-    return {};
+    return open_connection();
   }
 
   /// Closes the connection (the next call opens a new one). Safe when closed.
@@ -632,12 +616,9 @@ class client {
         wait = saturating_add(wait, jitter(config_.retry.rate_limit_jitter_ms));
       } else {
         ++counted;
-        wait = backoff;
-        if (hooks_.random != nullptr && wait > 1) {
-          // Full jitter over the upper half: terminals that lost the link together do not
-          // come back together. (Should the random hook fail: the whole backoff.)
-          wait = wait / 2 + jitter(wait / 2, wait - wait / 2);
-        }
+        // Full jitter over the upper half: terminals that lost the link together do not come
+        // back together. (Without a random hook, or should it fail: the whole backoff.)
+        wait = backoff / 2 + jitter(backoff / 2, backoff - backoff / 2);
         if (a.server_wait_ms > wait) wait = a.server_wait_ms;
         if (a.stale_connection) wait = 0;  // an idle kept-alive connection the server had closed
         backoff = backoff >= config_.retry.max_backoff_ms / 2 ? config_.retry.max_backoff_ms : backoff * 2;
@@ -653,6 +634,18 @@ class client {
       if (rate_limited) budget_start = now;
       if (wait > 0) hooks_.sleep_ms(hooks_.context, wait);
     }
+  }
+
+  // Opens the transport's connection (a transport without connect is always connected).
+  ::kom::error open_connection() noexcept {
+    if (stream_.connect != nullptr) {
+      const int rc = stream_.connect(stream_.context, config_.request.server.host, config_.request.server.port,
+                                     config_.timeouts.connect_ms);
+      if (rc != io::ok) return transport_error(stream_, rc);
+      ++stats_.connects;
+    }
+    connected_ = true;
+    return {};
   }
 
   // A random 0..most from the random hook; `otherwise` without one or when it fails.
@@ -688,11 +681,9 @@ class client {
     r.klarna = {};
     r.correlation_id = {};
     const bool reused = connected_;
-    if (!connected_ && stream_.connect != nullptr) {
-      const int rc = stream_.connect(stream_.context, config_.request.server.host, config_.request.server.port,
-                                     config_.timeouts.connect_ms);
-      if (rc != io::ok) {
-        r.error = transport_error(stream_, rc);
+    if (!connected_) {
+      r.error = open_connection();
+      if (!r.error.ok()) {
         log_failure(rec, r.error, start);
         // Nothing was sent. A certificate or TLS setup failure repeats on every attempt.
         const int code = static_cast<int>(r.error.code());
@@ -700,9 +691,7 @@ class client {
                   code <= static_cast<int>(errc::tls_setup_failed) && r.error.code() != errc::tls_handshake_failed;
         return a;
       }
-      ++stats_.connects;
     }
-    connected_ = true;
 
     buffer_writer out(work_, work_size_);
     const result<std::size_t> size = write(row, out, order_id, item_id, body, key, keyless);
@@ -811,13 +800,14 @@ class client {
     return detail::write_request(out, config_.request, row, order_id, item_id, key, body, config_.validation, keyless);
   }
 
-  // The body of call Op, seen as the request writer sees every body; the compiler checks that
-  // it is the body Op's row names.
+  // Call Op with its body, seen as the request writer sees every body; the compiler checks
+  // that it is the body Op's row names.
   template <operation Op, class Body>
-  static detail::body_ref body_for(const Body& body) noexcept {
+  bool exchange(reply_status& r, std::string_view order_id, std::string_view item_id, const Body& body,
+                const post_options& post) noexcept {
     static_assert(detail::body_kind_of<Body>::value == info_of(Op).body,
                   "the body given is not the one this call's row names");
-    return detail::body_of(body);
+    return exchange(Op, r, order_id, item_id, detail::body_of(body), post);
   }
 
   std::uint32_t elapsed(std::uint64_t start) const noexcept {

@@ -1126,9 +1126,9 @@ class basic_outbox {
       case outcome::done: return mark_found(seq, capture_id);
       case outcome::refused:
         // Refused before sending because of the terminal's set-up (no credentials, a bad host
-        // or User-Agent, a hook missing, TLS set-up): not the operation's fault, so it stays pending and the drain stops, to go
-        // on once the set-up is mended. (A request too large for the work buffer is this
-        // operation's: it fails, and the queue behind it goes on.)
+        // or User-Agent, a hook missing, TLS set-up): not the operation's fault, so it stays
+        // pending and the drain stops, to go on once the set-up is mended. (A request too large
+        // for the work buffer is this operation's: it fails, and the queue behind it goes on.)
         if (!r.sent && setup_error(r.error)) break;
         if (::kom::error e = mark_failed(seq, r.error, r.status, r.klarna, r.correlation_id); !e.ok())
           return stop_drain(e);
